@@ -1,0 +1,401 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* Connection tracking at XDP ingress and tcx egress: flows, ICMP messages and per-CPU stats
+ * for the C# loader (src/Native) to read. Never drops yet: filter rules come later. */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+#include "conntrack_shared.h"
+#include "conntrack_kern.h"
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, PS_DEFAULT_MAX_FLOWS);
+	__type(key, struct ps_flow_key);
+	__type(value, struct ps_flow_value);
+} ps_flows SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, PS_DEFAULT_MAX_ICMP);
+	__type(key, struct ps_icmp_key);
+	__type(value, struct ps_icmp_value);
+} ps_icmp SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, PS_HOOK_MAX * PS_STAT_MAX);
+	__type(key, __u32);
+	__type(value, struct ps_counter);
+} ps_stats SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(max_entries, PS_ICMP_HIST_MAX);
+	__type(key, struct ps_icmp_hist_key);
+	__type(value, struct ps_counter);
+} ps_icmp_hist SEC(".maps");
+
+static __always_inline void ps_count(__u32 hook, __u32 stat, __u64 packets, __u64 bytes)
+{
+	__u32 key = hook * PS_STAT_MAX + stat;
+	struct ps_counter *c = bpf_map_lookup_elem(&ps_stats, &key);
+
+	if (c) {
+		c->packets += packets;
+		c->bytes += bytes;
+	}
+}
+
+/* memcmp order of (addr, port): addresses compare as big-endian words. */
+static __always_inline int ps_sender_is_b(const struct ps_pkt *p)
+{
+	int i;
+
+#pragma unroll
+	for (i = 0; i < 4; i++) {
+		__u32 s = bpf_ntohl(p->src[i]), d = bpf_ntohl(p->dst[i]);
+
+		if (s != d)
+			return s > d;
+	}
+	return p->sport > p->dport;
+}
+
+/* Not atomic: one side of one flow is nearly always updated by a single CPU (RSS, one
+ * sending socket); a rare race only blurs these health counters. */
+static __always_inline void ps_tcp_health(struct ps_flow_side *s, const struct ps_pkt *p)
+{
+	__u8 flags = p->tcp_flags;
+	__u32 seg_len = p->payload + !!(flags & PS_TCP_SYN) + !!(flags & PS_TCP_FIN);
+	__u8 was_valid = s->seq_valid;
+
+	if (!was_valid) {
+		s->next_seq = p->seq + seg_len;
+		s->seq_valid = 1;
+	} else if (seg_len) {
+		if ((__s32)(p->seq + seg_len - s->next_seq) <= 0) {
+			s->retransmits++;
+		} else {
+			if ((__s32)(p->seq - s->next_seq) > 0)
+				s->out_of_order++;
+			s->next_seq = p->seq + seg_len;
+		}
+	}
+
+	if (was_valid && (flags & PS_TCP_ACK) && seg_len == 0 &&
+	    !(flags & (PS_TCP_SYN | PS_TCP_FIN | PS_TCP_RST)) && p->ack == s->last_ack &&
+	    p->window == s->window)
+		s->dup_acks++;
+	if (p->window == 0 && !(flags & PS_TCP_RST))
+		s->zero_windows++;
+
+	s->last_seq = p->seq;
+	if (flags & PS_TCP_ACK)
+		s->last_ack = p->ack;
+	s->window = p->window;
+}
+
+static __always_inline void ps_flow_update(const struct ps_pkt *p, __u32 hook, __u32 segs,
+					   __u64 frame_len)
+{
+	struct ps_flow_key key;
+	struct ps_flow_value *v;
+	struct ps_flow_side *s;
+	__u64 now = bpf_ktime_get_ns();
+	__u32 side = ps_sender_is_b(p);
+
+	__builtin_memset(&key, 0, sizeof(key));
+	if (side == 0) {
+		__builtin_memcpy(key.addr_a, p->src, 16);
+		__builtin_memcpy(key.addr_b, p->dst, 16);
+		key.port_a = p->sport;
+		key.port_b = p->dport;
+	} else {
+		__builtin_memcpy(key.addr_a, p->dst, 16);
+		__builtin_memcpy(key.addr_b, p->src, 16);
+		key.port_a = p->dport;
+		key.port_b = p->sport;
+	}
+	key.vlan_id = p->vlan_id;
+	key.family = p->family;
+	key.proto = p->proto;
+
+	v = bpf_map_lookup_elem(&ps_flows, &key);
+	if (!v) {
+		struct ps_flow_value nv;
+		int err;
+
+		__builtin_memset(&nv, 0, sizeof(nv));
+		nv.first_seen_ns = now;
+		nv.last_seen_ns = now;
+		nv.initiator = side;
+		/* Seeing the SYN-ACK first means the receiver opened the connection. */
+		if (p->proto == IPPROTO_TCP &&
+		    (p->tcp_flags & (PS_TCP_SYN | PS_TCP_ACK)) == (PS_TCP_SYN | PS_TCP_ACK))
+			nv.initiator = side ^ 1;
+		err = bpf_map_update_elem(&ps_flows, &key, &nv, BPF_NOEXIST);
+		if (err == 0)
+			ps_count(hook, PS_STAT_FLOW_NEW, 1, frame_len);
+		else if (err != -EEXIST)
+			goto full;
+		/* -EEXIST: another CPU created it first. */
+		v = bpf_map_lookup_elem(&ps_flows, &key);
+		if (!v)
+			goto full;
+	}
+
+	s = side ? &v->side[1] : &v->side[0];
+	__sync_fetch_and_add(&s->packets, segs);
+	__sync_fetch_and_add(&s->bytes, frame_len);
+	__sync_fetch_and_add(&s->payload_bytes, p->payload);
+	s->ip_id = p->ip_id;
+	s->ttl = p->ttl;
+	if (!(s->hooks & (1 << hook)))
+		s->hooks |= 1 << hook;
+	if (p->proto == IPPROTO_TCP && !p->later_frag) {
+		s->tcp_flags |= p->tcp_flags;
+		ps_tcp_health(s, p);
+	}
+	v->last_seen_ns = now;
+	return;
+full:
+	ps_count(hook, PS_STAT_FLOW_MAP_FULL, segs, frame_len);
+}
+
+static __always_inline void ps_icmp_update(const struct ps_pkt *p, void *quoted, void *data_end,
+					   __u32 hook, __u32 segs, __u64 frame_len)
+{
+	struct ps_icmp_key key;
+	struct ps_icmp_value *v;
+	__u64 now = bpf_ktime_get_ns();
+	int echo = ps_icmp_is_echo(p->family, p->icmp_type);
+
+	__builtin_memset(&key, 0, sizeof(key));
+	__builtin_memcpy(key.src, p->src, 16);
+	__builtin_memcpy(key.dst, p->dst, 16);
+	key.vlan_id = p->vlan_id;
+	key.family = p->family;
+	key.type = p->icmp_type;
+	key.code = p->icmp_code;
+	key.hook = hook;
+	/* A cut-short quote is malformed, but the message itself still counts. */
+	if (ps_icmp_is_error(p->family, p->icmp_type) &&
+	    ps_parse_quoted(quoted, data_end, p->l4_len - sizeof(struct icmphdr), &key) < 0)
+		ps_count(hook, PS_STAT_MALFORMED, segs, frame_len);
+
+	v = bpf_map_lookup_elem(&ps_icmp, &key);
+	if (!v) {
+		struct ps_icmp_value nv;
+		int err;
+
+		__builtin_memset(&nv, 0, sizeof(nv));
+		nv.first_seen_ns = now;
+		err = bpf_map_update_elem(&ps_icmp, &key, &nv, BPF_NOEXIST);
+		if (err && err != -EEXIST)
+			goto full;
+		v = bpf_map_lookup_elem(&ps_icmp, &key);
+		if (!v)
+			goto full;
+	}
+	__sync_fetch_and_add(&v->packets, segs);
+	__sync_fetch_and_add(&v->bytes, frame_len);
+	v->last_seen_ns = now;
+	if (echo) {
+		v->echo_id = p->sport;
+		v->echo_seq = p->echo_seq;
+	}
+	return;
+full:
+	ps_count(hook, PS_STAT_ICMP_MAP_FULL, segs, frame_len);
+}
+
+static __always_inline void ps_hist_update(const struct ps_pkt *p, __u32 hook, __u32 segs,
+					   __u64 frame_len)
+{
+	struct ps_icmp_hist_key key = {
+		.family = p->family,
+		.type = p->icmp_type,
+		.code = p->icmp_code,
+		.hook = hook,
+	};
+	struct ps_counter *c = bpf_map_lookup_elem(&ps_icmp_hist, &key);
+
+	if (!c) {
+		struct ps_counter init = { .packets = segs, .bytes = frame_len };
+		int err = bpf_map_update_elem(&ps_icmp_hist, &key, &init, BPF_NOEXIST);
+
+		if (!err)
+			return;
+		if (err != -EEXIST)
+			goto full;
+		c = bpf_map_lookup_elem(&ps_icmp_hist, &key);
+		if (!c)
+			goto full;
+	}
+	c->packets += segs;
+	c->bytes += frame_len;
+	return;
+full:
+	ps_count(hook, PS_STAT_HIST_FULL, segs, frame_len);
+}
+
+/* Shared by both hooks. vlan: the VID the NIC took out of the frame, or PS_VLAN_NONE. */
+static __always_inline void ps_track(void *data, void *data_end, __u64 frame_len, __u32 segs,
+				     __u32 hook, int vlan)
+{
+	struct ethhdr *eth = data;
+	struct ps_pkt p;
+	void *pos, *l4 = NULL;
+	__be16 h_proto;
+	__u32 tags = 0, l3_off, stat;
+	int err;
+
+	/* The caller checked the Ethernet header and counts the frame in PS_STAT_TOTAL. */
+	h_proto = eth->h_proto;
+	pos = eth + 1;
+	err = ps_parse_vlans(&pos, data_end, &h_proto, &vlan, &tags);
+	if (tags || vlan >= 0)
+		ps_count(hook, PS_STAT_VLAN, segs, frame_len);
+	if (err)
+		goto malformed;
+	l3_off = ETH_HLEN + tags * VLAN_HLEN; /* within frame_len: the tags were bounds-checked */
+
+	__builtin_memset(&p, 0, sizeof(p));
+	p.vlan_id = vlan < 0 ? 0 : vlan;
+	if (h_proto == bpf_htons(ETH_P_IP)) {
+		ps_count(hook, PS_STAT_IPV4, segs, frame_len);
+		err = ps_parse_ipv4(pos, data_end, frame_len - l3_off, segs, &p, &l4);
+	} else if (h_proto == bpf_htons(ETH_P_IPV6)) {
+		ps_count(hook, PS_STAT_IPV6, segs, frame_len);
+		err = ps_parse_ipv6(pos, data_end, frame_len - l3_off, segs, &p, &l4);
+	} else {
+		ps_count(hook, h_proto == bpf_htons(ETH_P_ARP) ? PS_STAT_ARP : PS_STAT_OTHER_L3, segs,
+			 frame_len);
+		return;
+	}
+	if (err)
+		goto malformed;
+
+	if (p.fragment)
+		ps_count(hook, PS_STAT_FRAGMENT, segs, frame_len);
+	switch (p.proto) {
+	case IPPROTO_TCP:
+		stat = PS_STAT_TCP;
+		break;
+	case IPPROTO_UDP:
+		stat = PS_STAT_UDP;
+		break;
+	case IPPROTO_ICMP:
+		stat = PS_STAT_ICMP;
+		break;
+	case PS_IPPROTO_ICMPV6:
+		stat = PS_STAT_ICMPV6;
+		break;
+	default:
+		stat = PS_STAT_OTHER_L4;
+	}
+	ps_count(hook, stat, segs, frame_len);
+
+	p.payload = p.l4_len;
+	/* Non-first fragments carry no ports: tracked as the address pair's flow with ports 0. */
+	if (p.later_frag)
+		goto flow;
+
+	if (p.proto == IPPROTO_TCP) {
+		struct tcphdr *th = l4;
+		__u32 thlen;
+
+		if ((void *)(th + 1) > data_end || th->doff < 5)
+			goto malformed;
+		thlen = th->doff * 4;
+		if (thlen > p.l4_len)
+			goto malformed;
+		p.payload = p.l4_len - thlen;
+		p.sport = bpf_ntohs(th->source);
+		p.dport = bpf_ntohs(th->dest);
+		p.seq = bpf_ntohl(th->seq);
+		p.ack = bpf_ntohl(th->ack_seq);
+		p.window = bpf_ntohs(th->window);
+		p.tcp_flags = ((__u8 *)th)[13];
+	} else if (p.proto == IPPROTO_UDP) {
+		struct udphdr *uh = l4;
+
+		if ((void *)(uh + 1) > data_end || p.l4_len < sizeof(*uh))
+			goto malformed;
+		p.payload = p.l4_len - sizeof(*uh);
+		p.sport = bpf_ntohs(uh->source);
+		p.dport = bpf_ntohs(uh->dest);
+	} else if ((p.proto == IPPROTO_ICMP && p.family == PS_AF_INET) ||
+		   (p.proto == PS_IPPROTO_ICMPV6 && p.family == PS_AF_INET6)) {
+		struct icmphdr *ih = l4; /* ICMPv6 shares type, code and the echo id/seq layout */
+
+		if ((void *)(ih + 1) > data_end || p.l4_len < sizeof(*ih))
+			goto malformed;
+		p.icmp_type = ih->type;
+		p.icmp_code = ih->code;
+		if (ps_icmp_is_echo(p.family, p.icmp_type)) {
+			p.sport = bpf_ntohs(ih->un.echo.id);
+			p.dport = p.sport;
+			p.echo_seq = bpf_ntohs(ih->un.echo.sequence);
+		}
+		ps_icmp_update(&p, ih + 1, data_end, hook, segs, frame_len);
+		ps_hist_update(&p, hook, segs, frame_len);
+		/* Only echo request/reply pairs are flows; other messages live in ps_icmp. */
+		if (!ps_icmp_is_echo(p.family, p.icmp_type))
+			return;
+	}
+flow:
+	ps_flow_update(&p, hook, segs, frame_len);
+	return;
+malformed:
+	ps_count(hook, PS_STAT_MALFORMED, segs, frame_len);
+}
+
+SEC("xdp")
+int ps_xdp_ingress(struct xdp_md *ctx)
+{
+	void *data = (void *)(long)ctx->data;
+	void *data_end = (void *)(long)ctx->data_end;
+	__u64 frame_len = data_end - data;
+
+	if (data + sizeof(struct ethhdr) > data_end) {
+		ps_count(PS_HOOK_INGRESS, PS_STAT_MALFORMED, 1, frame_len);
+		goto out;
+	}
+	ps_track(data, data_end, frame_len, 1, PS_HOOK_INGRESS, PS_VLAN_NONE);
+out:
+	ps_count(PS_HOOK_INGRESS, PS_STAT_TOTAL, 1, frame_len);
+	ps_count(PS_HOOK_INGRESS, PS_STAT_PASS, 1, frame_len);
+	return XDP_PASS;
+}
+
+SEC("tc")
+int ps_tc_egress(struct __sk_buff *skb)
+{
+	__u32 len = skb->len;
+	__u32 segs = skb->gso_segs > 1 ? skb->gso_segs : 1;
+	__u32 want = len < PS_TC_PULL_LEN ? len : PS_TC_PULL_LEN;
+	/* veth and most NICs take the 802.1Q tag out of the frame into the skb on transmit. */
+	int vlan = skb->vlan_present ? (int)(skb->vlan_tci & VLAN_VID_MASK) : PS_VLAN_NONE;
+	void *data = (void *)(long)skb->data;
+	void *data_end = (void *)(long)skb->data_end;
+
+	if (data + want > data_end) {
+		/* On failure the tracker sees the short linear part and counts it malformed. */
+		bpf_skb_pull_data(skb, want);
+		data = (void *)(long)skb->data;
+		data_end = (void *)(long)skb->data_end;
+	}
+	if (data + sizeof(struct ethhdr) > data_end) {
+		ps_count(PS_HOOK_EGRESS, PS_STAT_MALFORMED, segs, len);
+		goto out;
+	}
+	ps_track(data, data_end, len, segs, PS_HOOK_EGRESS, vlan);
+out:
+	ps_count(PS_HOOK_EGRESS, PS_STAT_TOTAL, segs, len);
+	ps_count(PS_HOOK_EGRESS, PS_STAT_PASS, segs, len);
+	/* TCX_NEXT, not TC_ACT_OK: OK would end the tcx chain and skip later tcx and clsact programs. */
+	return TCX_NEXT;
+}

@@ -1,0 +1,82 @@
+// Owns one interface's tracker: loads the BPF object, attaches XDP and tcx, runs one child per map stream.
+using Akka.Actor;
+using Akka.Event;
+using PacketScope.Actors.Telemetry;
+using PacketScope.Native;
+using PacketScope.Native.Shared;
+
+namespace PacketScope.Actors.Interfaces;
+
+public sealed class InterfaceActor : ReceiveActor
+{
+    private readonly string _interface;
+    private readonly ConntrackSettings _settings;
+    private readonly TelemetryBus _bus;
+    private readonly ILoggingAdapter _log = Context.GetLogger();
+    private ConntrackProgram? _program;
+
+    public InterfaceActor(string iface, ConntrackSettings settings, TelemetryBus bus)
+    {
+        _interface = iface;
+        _settings = settings;
+        _bus = bus;
+    }
+
+    // Any failure in a map stream reloads the whole tracker (PostStop detaches, PreStart attaches again).
+    protected override SupervisorStrategy SupervisorStrategy() => new OneForOneStrategy(_ => Directive.Escalate);
+
+    public static string ActorName(string iface) => $"iface-{Uri.EscapeDataString(iface)}";
+
+    public static Props Props(string iface, ConntrackSettings settings, TelemetryBus bus) =>
+        Akka.Actor.Props.Create(() => new InterfaceActor(iface, settings, bus));
+
+    protected override void PreStart()
+    {
+        var ifindex = NetInterface.IndexOf(_interface);
+        try
+        {
+            if (ifindex == 0)
+                throw new BpfException(BpfException.ENODEV, $"find interface {_interface}");
+            _program = ConntrackProgram.Load(_settings.ObjectPath, _settings.MaxFlows, _settings.MaxIcmp);
+            _program.Attach(_interface, ifindex, _settings.XdpMode);
+        }
+        catch (Exception e)
+        {
+            _program?.Dispose();
+            _program = null;
+            _bus.Publish(new InterfaceStateChanged(_interface, ifindex, "failed", null, e.Message, DateTimeOffset.UtcNow));
+            throw;
+        }
+        _log.Info("{0}: tracking (XDP {1} ingress, tcx egress, {2} flows max)", _interface,
+            _settings.XdpMode.ToString().ToLowerInvariant(), _settings.MaxFlows);
+        _bus.Publish(new InterfaceStateChanged(_interface, ifindex, "attached", _settings.XdpMode.ToString().ToLowerInvariant(), null, DateTimeOffset.UtcNow));
+
+        var flowSpec = new MapStreamSpec<ps_flow_key, ps_flow_value>(
+            v => v.last_seen_ns,
+            (k, v, now) => FlowState.IsIdle(k, v, now, _settings));
+        var icmpSpec = new MapStreamSpec<ps_icmp_key, ps_icmp_value>(
+            v => v.last_seen_ns,
+            (_, v, now) => now > v.last_seen_ns && now - v.last_seen_ns > (ulong)_settings.FlowIdleTimeout.Ticks * 100);
+        Context.ActorOf(MapStreamActor<ps_flow_key, ps_flow_value>.Props(_interface, _program.Flows, _bus, _settings, flowSpec), "flows");
+        Context.ActorOf(MapStreamActor<ps_icmp_key, ps_icmp_value>.Props(_interface, _program.Icmp, _bus, _settings, icmpSpec), "icmp");
+        Context.ActorOf(StatsStreamActor.Props(_interface, _program.Stats, _program.IcmpHistogram, _bus, _settings.Interval), "stats");
+    }
+
+    // Children are stopped before this runs, so nothing reads the maps any more.
+    protected override void PostStop()
+    {
+        if (_program is null)
+            return;
+        _program.Dispose();
+        _program = null;
+        _log.Info("{0}: detached", _interface);
+        _bus.Publish(new InterfaceStateChanged(_interface, NetInterface.IndexOf(_interface), "detached", null, null, DateTimeOffset.UtcNow));
+    }
+
+    // A restart (after a child or read failure) goes through PostStop then PreStart: a clean reload.
+    protected override void PreRestart(Exception reason, object message)
+    {
+        _log.Error(reason, "{0}: tracker failed, reloading", _interface);
+        base.PreRestart(reason, message);
+    }
+}

@@ -1,0 +1,95 @@
+// Reads one kernel map every interval and publishes what changed on the telemetry bus, in chunks.
+using System.Diagnostics;
+using Akka.Actor;
+using Akka.Event;
+using Akka.Streams;
+using PacketScope.Actors.Telemetry;
+using PacketScope.Native;
+
+namespace PacketScope.Actors.Interfaces;
+
+/// <summary>How a map stream reads its entries: timestamps and idle rules per entry type.</summary>
+public sealed record MapStreamSpec<TKey, TValue>(
+    Func<TValue, ulong> LastSeen,
+    Func<TKey, TValue, ulong, bool> IsIdle)
+    where TKey : unmanaged where TValue : unmanaged;
+
+public sealed class MapStreamActor<TKey, TValue> : ReceiveActor, IWithTimers
+    where TKey : unmanaged, IEquatable<TKey> where TValue : unmanaged
+{
+    private sealed class Read
+    {
+        public static readonly Read Instance = new();
+    }
+
+    private readonly string _interface;
+    private readonly BpfMap _map;
+    private readonly TelemetryBus _bus;
+    private readonly ConntrackSettings _settings;
+    private readonly MapStreamSpec<TKey, TValue> _spec;
+    private readonly DeltaTracker<TKey, TValue> _tracker;
+    private readonly TKey[] _keys;
+    private readonly TValue[] _values;
+    private readonly ILoggingAdapter _log = Context.GetLogger();
+    private ISourceQueueWithComplete<ITelemetry>? _queue;
+
+    public MapStreamActor(string iface, BpfMap map, TelemetryBus bus, ConntrackSettings settings, MapStreamSpec<TKey, TValue> spec)
+    {
+        _interface = iface;
+        _map = map;
+        _bus = bus;
+        _settings = settings;
+        _spec = spec;
+        _tracker = new DeltaTracker<TKey, TValue>(spec.LastSeen);
+        _keys = new TKey[settings.ChunkSize];
+        _values = new TValue[settings.ChunkSize];
+        ReceiveAsync<Read>(async _ =>
+        {
+            await ReadOnceAsync();
+            Timers.StartSingleTimer(Read.Instance, Read.Instance, _settings.Interval);
+        });
+    }
+
+    public ITimerScheduler Timers { get; set; } = null!;
+
+    public static Props Props(string iface, BpfMap map, TelemetryBus bus, ConntrackSettings settings, MapStreamSpec<TKey, TValue> spec) =>
+        Akka.Actor.Props.Create(() => new MapStreamActor<TKey, TValue>(iface, map, bus, settings, spec));
+
+    protected override void PreStart()
+    {
+        _queue = _bus.CreateProducer();
+        Self.Tell(Read.Instance);
+    }
+
+    protected override void PostStop() => _queue?.Complete();
+
+    /// <summary>One full read: publish changes chunk by chunk (with backpressure), delete idle entries, publish removals.</summary>
+    private async Task ReadOnceAsync()
+    {
+        var started = Stopwatch.GetTimestamp();
+        var clock = new ReadClock(MonotonicClock.NowNs(), MonotonicClock.RealtimeOffsetNs());
+        _tracker.BeginRead();
+        var reader = _map.OpenBatchRead<TKey, TValue>();
+        int n;
+        while ((n = reader.Next(_keys, _values)) > 0)
+        {
+            for (var i = 0; i < n; i++)
+                _tracker.Observe(_keys[i], _values[i], _spec.IsIdle(_keys[i], _values[i], clock.ReadAtNs));
+            if (_tracker.PendingChanges >= _settings.ChunkSize)
+                await PublishAsync(new MapDelta<TKey, TValue>(_interface, clock, _tracker.DrainChanges(), [], null));
+        }
+        foreach (var key in _tracker.IdleKeys)
+            _map.Delete(key);
+        var removals = _tracker.EndRead();
+        var summary = new MapReadSummary(_tracker.Count, _tracker.Created, _tracker.Expired, _tracker.Evicted, _map.MaxEntries,
+            Stopwatch.GetElapsedTime(started));
+        await PublishAsync(new MapDelta<TKey, TValue>(_interface, clock, _tracker.DrainChanges(), removals, summary));
+    }
+
+    private async Task PublishAsync(ITelemetry message)
+    {
+        var result = await _queue!.OfferAsync(message);
+        if (result is not QueueOfferResult.Enqueued)
+            _log.Warning("{0}: telemetry for {1} not published: {2}", _interface, _map.Name, result);
+    }
+}

@@ -1,0 +1,54 @@
+// The node's telemetry bus: map stream actors publish into a MergeHub, consumers subscribe to a BroadcastHub.
+using Akka;
+using Akka.Actor;
+using Akka.Streams;
+using Akka.Streams.Dsl;
+
+namespace PacketScope.Actors.Telemetry;
+
+public sealed class TelemetryBus
+{
+    /// <summary>Per-consumer buffer (elements are chunks of up to a few thousand entries).</summary>
+    private const int BufferSize = 256;
+
+    public TelemetryBus(ActorSystem system)
+    {
+        Materializer = system.Materializer(namePrefix: "telemetry");
+        (Sink, Source) = MergeHub.Source<ITelemetry>(perProducerBufferSize: 16)
+            .ToMaterialized(BroadcastHub.Sink<ITelemetry>(bufferSize: BufferSize), Keep.Both)
+            .Run(Materializer);
+        // A consumer that keeps the hub draining when nobody else listens yet.
+        Source.RunWith(Akka.Streams.Dsl.Sink.Ignore<ITelemetry>(), Materializer);
+        _publisher = Akka.Streams.Dsl.Source.ActorRef<ITelemetry>(1024, OverflowStrategy.DropHead)
+            .To(Sink)
+            .Run(Materializer);
+    }
+
+    private readonly IActorRef _publisher;
+
+    /// <summary>Completes the bus's own publisher (at shutdown, after the producers have stopped).</summary>
+    public void Complete() => _publisher.Tell(new Status.Success(Akka.Done.Instance));
+
+    /// <summary>Publishes a small, self-contained message (state changes, stats readings); thread-safe.</summary>
+    public void Publish(ITelemetry message) => _publisher.Tell(message);
+
+    public IMaterializer Materializer { get; }
+
+    /// <summary>Where producers send; each materialization is one producer.</summary>
+    public Sink<ITelemetry, NotUsed> Sink { get; }
+
+    /// <summary>Every subscriber sees every element published after it subscribed.</summary>
+    public Source<ITelemetry, NotUsed> Source { get; }
+
+    /// <summary>A producer queue with backpressure: await OfferAsync before producing more.</summary>
+    public ISourceQueueWithComplete<ITelemetry> CreateProducer(int bufferSize = 64) =>
+        Akka.Streams.Dsl.Source.Queue<ITelemetry>(bufferSize, OverflowStrategy.Backpressure)
+            .To(Sink)
+            .Run(Materializer);
+
+    /// <summary>Delivers every element to <paramref name="actor"/> with backpressure (one at a time, acked).</summary>
+    public void Subscribe(IActorRef actor, object ack, object onInit, object onComplete) =>
+        Source.RunWith(
+            Akka.Streams.Dsl.Sink.ActorRefWithAck<ITelemetry>(actor, onInit, ack, onComplete, ex => new Status.Failure(ex)),
+            Materializer);
+}

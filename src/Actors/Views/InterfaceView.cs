@@ -1,0 +1,218 @@
+// One interface's current picture, applied from telemetry deltas: flows, ICMP messages, stats with rates.
+using System.Net;
+using PacketScope.Actors.Telemetry;
+using PacketScope.Messages;
+using PacketScope.Native.Shared;
+
+namespace PacketScope.Actors.Views;
+
+public sealed class InterfaceView
+{
+    internal struct Entry<TValue> where TValue : unmanaged
+    {
+        public TValue Value;
+        public ulong ReadAtNs;
+        public float PacketsPerSecond;
+        public float BytesPerSecond;
+    }
+
+    private readonly Dictionary<ps_flow_key, Entry<ps_flow_value>> _flows = new();
+    private readonly Dictionary<ps_icmp_key, Entry<ps_icmp_value>> _icmp = new();
+    private ReadClock _flowClock, _icmpClock;
+    private StatsReading? _stats, _previousStats;
+    private MapReadSummary? _flowSummary;
+
+    public InterfaceView(string name) => Name = name;
+
+    public string Name { get; }
+    public int FlowCount => _flows.Count;
+    public int IcmpCount => _icmp.Count;
+    public MapReadSummary? FlowSummary => _flowSummary;
+
+    public void Apply(MapDelta<ps_flow_key, ps_flow_value> delta)
+    {
+        foreach (var change in delta.Changes)
+        {
+            ref var entry = ref System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrAddDefault(_flows, change.Key, out var existed);
+            if (existed && delta.Clock.ReadAtNs > entry.ReadAtNs)
+            {
+                var seconds = (delta.Clock.ReadAtNs - entry.ReadAtNs) / 1e9;
+                entry.PacketsPerSecond = (float)((Packets(change.Value) - Packets(entry.Value)) / seconds);
+                entry.BytesPerSecond = (float)((Bytes(change.Value) - Bytes(entry.Value)) / seconds);
+            }
+            entry.Value = change.Value;
+            entry.ReadAtNs = delta.Clock.ReadAtNs;
+        }
+        foreach (var removal in delta.Removals)
+            _flows.Remove(removal.Key);
+        _flowClock = delta.Clock;
+        if (delta.Final is not null)
+            _flowSummary = delta.Final;
+    }
+
+    public void Apply(MapDelta<ps_icmp_key, ps_icmp_value> delta)
+    {
+        foreach (var change in delta.Changes)
+        {
+            ref var entry = ref System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrAddDefault(_icmp, change.Key, out var existed);
+            if (existed && delta.Clock.ReadAtNs > entry.ReadAtNs)
+                entry.PacketsPerSecond = (float)((change.Value.packets - entry.Value.packets) / ((delta.Clock.ReadAtNs - entry.ReadAtNs) / 1e9));
+            entry.Value = change.Value;
+            entry.ReadAtNs = delta.Clock.ReadAtNs;
+        }
+        foreach (var removal in delta.Removals)
+            _icmp.Remove(removal.Key);
+        _icmpClock = delta.Clock;
+    }
+
+    public void Apply(StatsReading reading)
+    {
+        _previousStats = _stats;
+        _stats = reading;
+    }
+
+    private static ulong Packets(in ps_flow_value v) => v.side_a.packets + v.side_b.packets;
+    private static ulong Bytes(in ps_flow_value v) => v.side_a.bytes + v.side_b.bytes;
+
+    /// <summary>A rate is only current if the flow changed in the latest read; otherwise it is idle (0).</summary>
+    private (double Pps, double Bps) Rates(in Entry<ps_flow_value> e) =>
+        e.ReadAtNs == _flowClock.ReadAtNs ? (e.PacketsPerSecond, e.BytesPerSecond) : (0, 0);
+
+    /// <summary>Filters and returns the top <c>Limit</c> flows by the query's sort key (a bounded heap, not a full sort).</summary>
+    public (long Total, List<FlowRecord> Top) Query(string node, ConnectionQuery q)
+    {
+        IPNetwork? network = q.Address is null ? null : ParseNetwork(q.Address);
+        var heap = new PriorityQueue<(ps_flow_key Key, Entry<ps_flow_value> Entry), double>(q.Limit + 1);
+        long total = 0;
+        foreach (var (key, entry) in _flows)
+        {
+            if (q.Protocol is { } p && key.proto != p)
+                continue;
+            if (q.Port is { } port && key.port_a != port && key.port_b != port)
+                continue;
+            if (network is { } net && !Matches(key, net))
+                continue;
+            if (q.State is { } state && Interfaces.FlowState.Name(Interfaces.FlowState.Of(key, entry.Value)) != state)
+                continue;
+            total++;
+            var score = q.Sort switch
+            {
+                ConnectionSort.Packets => Packets(entry.Value),
+                ConnectionSort.LastSeen => entry.Value.last_seen_ns,
+                ConnectionSort.Rate => Rates(entry).Bps,
+                _ => (double)Bytes(entry.Value),
+            };
+            if (heap.Count < q.Limit)
+                heap.Enqueue((key, entry), score);
+            else if (q.Limit > 0 && heap.TryPeek(out _, out var lowest) && score > lowest)
+                heap.EnqueueDequeue((key, entry), score);
+        }
+        var top = new List<FlowRecord>(heap.Count);
+        while (heap.TryDequeue(out var item, out _))
+        {
+            var (pps, bps) = Rates(item.Entry);
+            top.Add(Formatting.Flow(node, Name, item.Key, item.Entry.Value, _flowClock, pps, bps));
+        }
+        top.Reverse();
+        return (total, top);
+    }
+
+    public (long Total, List<IcmpRecord> Top) QueryIcmp(string node, IcmpQuery q)
+    {
+        IPNetwork? network = q.Address is null ? null : ParseNetwork(q.Address);
+        byte? family = q.Family switch { "ipv4" => Conntrack.AF_INET, "ipv6" => Conntrack.AF_INET6, _ => null };
+        var heap = new PriorityQueue<(ps_icmp_key Key, Entry<ps_icmp_value> Entry), ulong>(q.Limit + 1);
+        long total = 0;
+        foreach (var (key, entry) in _icmp)
+        {
+            if (q.Type is { } t && key.type != t)
+                continue;
+            if (family is { } f && key.family != f)
+                continue;
+            if (network is { } net && !MatchesIcmp(key, net))
+                continue;
+            total++;
+            if (heap.Count < q.Limit)
+                heap.Enqueue((key, entry), entry.Value.last_seen_ns);
+            else if (q.Limit > 0 && heap.TryPeek(out _, out var oldest) && entry.Value.last_seen_ns > oldest)
+                heap.EnqueueDequeue((key, entry), entry.Value.last_seen_ns);
+        }
+        var top = new List<IcmpRecord>(heap.Count);
+        while (heap.TryDequeue(out var item, out _))
+        {
+            var pps = item.Entry.ReadAtNs == _icmpClock.ReadAtNs ? item.Entry.PacketsPerSecond : 0;
+            top.Add(Formatting.Icmp(node, Name, item.Key, item.Entry.Value, _icmpClock, pps));
+        }
+        top.Reverse();
+        return (total, top);
+    }
+
+    public InterfaceStats? Stats()
+    {
+        if (_stats is null)
+            return null;
+        var seconds = _previousStats is null ? 0 : (_stats.Clock.ReadAtNs - _previousStats.Clock.ReadAtNs) / 1e9;
+        Dictionary<string, Counter> Hook(int hook)
+        {
+            var result = new Dictionary<string, Counter>();
+            foreach (var stat in Enum.GetValues<StatId>())
+            {
+                if (stat is StatId.Max or StatId.FlowMapFull or StatId.IcmpMapFull or StatId.HistFull)
+                    continue;
+                var i = hook * (int)StatId.Max + (int)stat;
+                var now = _stats.Counters[i];
+                var before = _previousStats?.Counters[i] ?? now;
+                result[StatName(stat)] = new Counter(now.packets, now.bytes,
+                    seconds > 0 ? (now.packets - before.packets) / seconds : 0,
+                    seconds > 0 ? (now.bytes - before.bytes) / seconds : 0);
+            }
+            return result;
+        }
+        ulong Loss(StatId stat) => _stats.Counters[(int)stat].packets + _stats.Counters[(int)StatId.Max + (int)stat].packets;
+        var icmp = _stats.IcmpHistogram
+            .OrderBy(h => h.Key.hook).ThenBy(h => h.Key.family).ThenBy(h => h.Key.type).ThenBy(h => h.Key.code)
+            .Select(h => new IcmpTypeCount(Formatting.FamilyName(h.Key.family), h.Key.hook == 0 ? "ingress" : "egress",
+                h.Key.type, h.Key.code, IcmpNames.TypeName(h.Key.family, h.Key.type), h.Value.packets, h.Value.bytes))
+            .ToList();
+        var summary = _flowSummary;
+        return new InterfaceStats(Name, _stats.Clock.ReadAt, Hook(Conntrack.HookIngress), Hook(Conntrack.HookEgress), icmp,
+            new FlowTableStats(_flows.Count, summary?.Created ?? 0, summary?.Expired ?? 0, summary?.Capacity ?? 0),
+            new TelemetryLosses(Loss(StatId.FlowMapFull), Loss(StatId.IcmpMapFull), Loss(StatId.HistFull), summary?.Evicted ?? 0));
+    }
+
+    public static string StatName(StatId stat) => stat switch
+    {
+        StatId.Ipv4 => "ipv4",
+        StatId.Ipv6 => "ipv6",
+        StatId.OtherL3 => "other_l3",
+        StatId.Icmpv6 => "icmpv6",
+        StatId.OtherL4 => "other_l4",
+        StatId.FlowNew => "new_flows",
+        StatId.FlowMapFull => "flow_map_full",
+        StatId.IcmpMapFull => "icmp_map_full",
+        StatId.HistFull => "histogram_full",
+        _ => stat.ToString().ToLowerInvariant(),
+    };
+
+    /// <summary>An address or CIDR prefix; the REST layer validates it first.</summary>
+    public static IPNetwork ParseNetwork(string text)
+    {
+        if (IPAddress.TryParse(text, out var address))
+            return new IPNetwork(address, address.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork ? 32 : 128);
+        return IPNetwork.Parse(text);
+    }
+
+    private static unsafe bool Matches(in ps_flow_key key, IPNetwork net)
+    {
+        fixed (byte* a = key.addr_a)
+        fixed (byte* b = key.addr_b)
+            return net.Contains(Formatting.Address(a, key.family)) || net.Contains(Formatting.Address(b, key.family));
+    }
+
+    private static unsafe bool MatchesIcmp(in ps_icmp_key key, IPNetwork net)
+    {
+        fixed (byte* s = key.src)
+        fixed (byte* d = key.dst)
+            return net.Contains(Formatting.Address(s, key.family)) || net.Contains(Formatting.Address(d, key.family));
+    }
+}

@@ -1,0 +1,111 @@
+// The node's in-memory view: consumes the telemetry bus and answers the REST API's queries.
+using Akka.Actor;
+using PacketScope.Actors.Telemetry;
+using PacketScope.Messages;
+using PacketScope.Native.Shared;
+
+namespace PacketScope.Actors.Views;
+
+public sealed class NodeViewActor : ReceiveActor
+{
+    public const string Name = "view";
+
+    private sealed class StreamInit
+    {
+        public static readonly StreamInit Instance = new();
+    }
+
+    private sealed class StreamAck
+    {
+        public static readonly StreamAck Instance = new();
+    }
+
+    private sealed class StreamComplete
+    {
+        public static readonly StreamComplete Instance = new();
+    }
+
+    private readonly string _node;
+    private readonly IReadOnlyList<string> _expected;
+    private readonly Dictionary<string, InterfaceView> _views = new();
+    private readonly Dictionary<string, InterfaceStatus> _status = new();
+
+    public NodeViewActor(string node, IReadOnlyList<string> interfaces, TelemetryBus bus)
+    {
+        _node = node;
+        _expected = interfaces;
+        foreach (var iface in interfaces)
+        {
+            _views[iface] = new InterfaceView(iface);
+            _status[iface] = new InterfaceStatus(iface, 0, "starting", null, null, DateTimeOffset.UtcNow);
+        }
+
+        Receive<StreamInit>(_ => Sender.Tell(StreamAck.Instance));
+        Receive<StreamComplete>(_ => { });
+        Receive<MapDelta<ps_flow_key, ps_flow_value>>(d => { View(d.Interface).Apply(d); Sender.Tell(StreamAck.Instance); });
+        Receive<MapDelta<ps_icmp_key, ps_icmp_value>>(d => { View(d.Interface).Apply(d); Sender.Tell(StreamAck.Instance); });
+        Receive<StatsReading>(r => { View(r.Interface).Apply(r); Sender.Tell(StreamAck.Instance); });
+        Receive<InterfaceStateChanged>(s =>
+        {
+            _status[s.Interface] = new InterfaceStatus(s.Interface, s.IfIndex, s.State, s.XdpMode, s.Error, s.Since);
+            Sender.Tell(StreamAck.Instance);
+        });
+        Receive<ITelemetry>(_ => Sender.Tell(StreamAck.Instance));
+
+        Receive<GetConnections>(q => Sender.Tell(QueryConnections(q.Query)));
+        Receive<GetIcmp>(q => Sender.Tell(QueryIcmp(q.Query)));
+        Receive<GetStats>(_ => Sender.Tell(new StatsResponse(_node, DateTimeOffset.UtcNow,
+            _views.Values.Select(v => v.Stats()).OfType<InterfaceStats>().ToList())));
+        Receive<GetNodeStatus>(_ => Sender.Tell(new NodeStatus(_node,
+            _expected.All(i => _status[i].State == "attached"), _status.Values.ToList())));
+
+        bus.Subscribe(Self, StreamAck.Instance, StreamInit.Instance, StreamComplete.Instance);
+    }
+
+    public static Props Props(string node, IReadOnlyList<string> interfaces, TelemetryBus bus) =>
+        Akka.Actor.Props.Create(() => new NodeViewActor(node, interfaces, bus));
+
+    private InterfaceView View(string iface)
+    {
+        if (!_views.TryGetValue(iface, out var view))
+            _views[iface] = view = new InterfaceView(iface);
+        return view;
+    }
+
+    private ConnectionsResponse QueryConnections(ConnectionQuery q)
+    {
+        long total = 0;
+        var all = new List<FlowRecord>();
+        foreach (var view in _views.Values)
+        {
+            if (q.Interface is not null && view.Name != q.Interface)
+                continue;
+            var (count, top) = view.Query(_node, q);
+            total += count;
+            all.AddRange(top);
+        }
+        Func<FlowRecord, double> key = q.Sort switch
+        {
+            ConnectionSort.Packets => r => r.Packets,
+            ConnectionSort.LastSeen => r => r.LastSeen.UtcTicks,
+            ConnectionSort.Rate => r => r.BytesPerSecond,
+            _ => r => r.Bytes,
+        };
+        return new ConnectionsResponse(total, all.OrderByDescending(key).Take(q.Limit).ToList());
+    }
+
+    private IcmpResponse QueryIcmp(IcmpQuery q)
+    {
+        long total = 0;
+        var all = new List<IcmpRecord>();
+        foreach (var view in _views.Values)
+        {
+            if (q.Interface is not null && view.Name != q.Interface)
+                continue;
+            var (count, top) = view.QueryIcmp(_node, q);
+            total += count;
+            all.AddRange(top);
+        }
+        return new IcmpResponse(total, all.OrderByDescending(r => r.LastSeen).Take(q.Limit).ToList());
+    }
+}

@@ -1,0 +1,274 @@
+// A BPF map: typed single-element and batch access. Per-CPU maps hold one value per possible CPU.
+using System.Runtime.CompilerServices;
+
+namespace PacketScope.Native;
+
+public enum BpfMapType
+{
+    Hash = 1,
+    Array = 2,
+    PerCpuHash = 5,
+    PerCpuArray = 6,
+    LruHash = 9,
+    LruPerCpuHash = 10,
+    RingBuf = 27,
+}
+
+public sealed unsafe class BpfMap : IDisposable
+{
+    private const ulong BPF_ANY = 0;
+    private const ulong BPF_NOEXIST = 1;
+
+    private readonly BpfObject? _owner;
+    private readonly nint _map;
+    private readonly SafeFileDescriptorHandle? _ownedFd;
+
+    internal BpfMap(BpfObject owner, nint map, string name)
+    {
+        _owner = owner;
+        _map = map;
+        Name = name;
+    }
+
+    private BpfMap(SafeFileDescriptorHandle fd, string name, BpfMapType type, uint keySize, uint valueSize, uint maxEntries)
+    {
+        _ownedFd = fd;
+        Name = name;
+        _type = type;
+        _keySize = keySize;
+        _valueSize = valueSize;
+        _maxEntries = maxEntries;
+    }
+
+    private readonly BpfMapType? _type;
+    private readonly uint _keySize, _valueSize, _maxEntries;
+
+    /// <summary>Creates a standalone map (benchmarks, tests); the map lives until Dispose.</summary>
+    public static BpfMap Create(BpfMapType type, string name, uint keySize, uint valueSize, uint maxEntries)
+    {
+        Libbpf.EnsureAvailable();
+        var fd = BpfException.ThrowIfNegative(
+            Interop.Libbpf.bpf_map_create((int)type, name, keySize, valueSize, maxEntries, nint.Zero),
+            $"create map {name}");
+        return new BpfMap(new SafeFileDescriptorHandle(fd), name, type, keySize, valueSize, maxEntries);
+    }
+
+    public string Name { get; }
+
+    public BpfMapType Type => _type ?? (BpfMapType)Interop.Libbpf.bpf_map__type(_map);
+
+    public uint KeySize => _ownedFd is null ? Interop.Libbpf.bpf_map__key_size(_map) : _keySize;
+
+    public uint ValueSize => _ownedFd is null ? Interop.Libbpf.bpf_map__value_size(_map) : _valueSize;
+
+    public uint MaxEntries => _ownedFd is null ? Interop.Libbpf.bpf_map__max_entries(_map) : _maxEntries;
+
+    public bool IsPerCpu => Type is BpfMapType.PerCpuArray or BpfMapType.PerCpuHash or BpfMapType.LruPerCpuHash;
+
+    /// <summary>Resizes the map; only before the object is loaded.</summary>
+    public void SetMaxEntries(uint maxEntries)
+    {
+        if (_owner is null || _owner.IsLoaded)
+            throw new InvalidOperationException($"set max entries of {Name}: only before the object is loaded");
+        BpfException.ThrowIfNegative(Interop.Libbpf.bpf_map__set_max_entries(_map, maxEntries), $"set max entries of {Name}");
+    }
+
+    public int Fd
+    {
+        get
+        {
+            if (_ownedFd is not null)
+                return _ownedFd.Fd;
+            _owner!.EnsureLoaded($"get fd of map {Name}");
+            return BpfException.ThrowIfNegative(Interop.Libbpf.bpf_map__fd(_map), $"get fd of map {Name}");
+        }
+    }
+
+    public bool TryLookup<TKey, TValue>(in TKey key, out TValue value)
+        where TKey : unmanaged where TValue : unmanaged
+    {
+        CheckSizes<TKey, TValue>(perCpuValues: 1);
+        value = default;
+        fixed (TKey* k = &key)
+        fixed (TValue* v = &value)
+        {
+            var rc = Interop.Libbpf.bpf_map_lookup_elem(Fd, k, v);
+            if (rc == -BpfException.ENOENT)
+                return false;
+            BpfException.ThrowIfNegative(rc, $"look up in map {Name}");
+            return true;
+        }
+    }
+
+    /// <summary>Per-CPU lookup: <paramref name="values"/> receives one value per possible CPU.</summary>
+    public bool TryLookupPerCpu<TKey, TValue>(in TKey key, Span<TValue> values)
+        where TKey : unmanaged where TValue : unmanaged
+    {
+        CheckSizes<TKey, TValue>(perCpuValues: values.Length);
+        fixed (TKey* k = &key)
+        fixed (TValue* v = values)
+        {
+            var rc = Interop.Libbpf.bpf_map_lookup_elem(Fd, k, v);
+            if (rc == -BpfException.ENOENT)
+                return false;
+            BpfException.ThrowIfNegative(rc, $"look up in map {Name}");
+            return true;
+        }
+    }
+
+    public void Update<TKey, TValue>(in TKey key, in TValue value, bool onlyIfAbsent = false)
+        where TKey : unmanaged where TValue : unmanaged
+    {
+        CheckSizes<TKey, TValue>(perCpuValues: 1);
+        fixed (TKey* k = &key)
+        fixed (TValue* v = &value)
+            BpfException.ThrowIfNegative(
+                Interop.Libbpf.bpf_map_update_elem(Fd, k, v, onlyIfAbsent ? BPF_NOEXIST : BPF_ANY),
+                $"update map {Name}");
+    }
+
+    public bool Delete<TKey>(in TKey key) where TKey : unmanaged
+    {
+        fixed (TKey* k = &key)
+        {
+            var rc = Interop.Libbpf.bpf_map_delete_elem(Fd, k);
+            if (rc == -BpfException.ENOENT)
+                return false;
+            BpfException.ThrowIfNegative(rc, $"delete from map {Name}");
+            return true;
+        }
+    }
+
+    /// <summary>
+    /// Reads the whole map in batches into <paramref name="keys"/>/<paramref name="values"/> and hands
+    /// each batch to <paramref name="onBatch"/>. For per-CPU maps <paramref name="values"/> holds
+    /// keys.Length * CPUs values, CPU-major per key. Returns the number of entries read.
+    /// </summary>
+    public long ReadAll<TKey, TValue>(TKey[] keys, TValue[] values, BatchHandler<TKey, TValue> onBatch)
+        where TKey : unmanaged where TValue : unmanaged
+    {
+        var cpus = IsPerCpu ? Libbpf.PossibleCpus : 1;
+        CheckSizes<TKey, TValue>(cpus);
+        if (values.Length < keys.Length * cpus)
+            throw new ArgumentException($"values must hold keys.Length * {cpus} entries", nameof(values));
+
+        var opts = new Interop.Libbpf.bpf_map_batch_opts { sz = (nuint)sizeof(Interop.Libbpf.bpf_map_batch_opts) };
+        // The batch token is opaque: 4 bytes for hash maps, the key size for arrays.
+        var token = stackalloc byte[Math.Max(sizeof(TKey), 8) * 2];
+        var inBatch = token;
+        var outBatch = token + Math.Max(sizeof(TKey), 8);
+        var first = true;
+        long total = 0;
+        var fd = Fd;
+        while (true)
+        {
+            uint count = (uint)keys.Length;
+            int rc;
+            fixed (TKey* k = keys)
+            fixed (TValue* v = values)
+                rc = Interop.Libbpf.bpf_map_lookup_batch(fd, first ? null : inBatch, outBatch, k, v, &count, in opts);
+            if (rc < 0 && rc != -BpfException.ENOENT)
+                BpfException.ThrowIfNegative(rc, $"batch read of map {Name}");
+            if (count > 0)
+            {
+                onBatch(keys.AsSpan(0, (int)count), values.AsSpan(0, (int)count * cpus));
+                total += count;
+            }
+            if (rc == -BpfException.ENOENT)
+                return total;
+            Buffer.MemoryCopy(outBatch, inBatch, Math.Max(sizeof(TKey), 8), Math.Max(sizeof(TKey), 8));
+            first = false;
+        }
+    }
+
+    /// <summary>Starts a batch read of the whole map; pull batches with <see cref="MapBatchReader{TKey, TValue}.Next"/>.</summary>
+    public MapBatchReader<TKey, TValue> OpenBatchRead<TKey, TValue>()
+        where TKey : unmanaged where TValue : unmanaged
+    {
+        CheckSizes<TKey, TValue>(IsPerCpu ? Libbpf.PossibleCpus : 1);
+        return new MapBatchReader<TKey, TValue>(this, Fd, IsPerCpu ? Libbpf.PossibleCpus : 1);
+    }
+
+    /// <summary>Deletes the given keys; keys already gone are not an error. Returns how many were deleted.</summary>
+    public int DeleteMany<TKey>(ReadOnlySpan<TKey> keys) where TKey : unmanaged
+    {
+        var deleted = 0;
+        foreach (ref readonly var key in keys)
+            if (Delete(key))
+                deleted++;
+        return deleted;
+    }
+
+    /// <summary>Writes many entries in one syscall (used to fill maps in benchmarks and tests).</summary>
+    public void UpdateBatch<TKey, TValue>(ReadOnlySpan<TKey> keys, ReadOnlySpan<TValue> values)
+        where TKey : unmanaged where TValue : unmanaged
+    {
+        CheckSizes<TKey, TValue>(perCpuValues: 1);
+        var opts = new Interop.Libbpf.bpf_map_batch_opts { sz = (nuint)sizeof(Interop.Libbpf.bpf_map_batch_opts) };
+        uint count = (uint)keys.Length;
+        fixed (TKey* k = keys)
+        fixed (TValue* v = values)
+            BpfException.ThrowIfNegative(Interop.Libbpf.bpf_map_update_batch(Fd, k, v, &count, in opts), $"batch update of map {Name}");
+    }
+
+    private void CheckSizes<TKey, TValue>(int perCpuValues) where TKey : unmanaged where TValue : unmanaged
+    {
+        if (sizeof(TKey) != KeySize)
+            throw new ArgumentException($"map {Name}: key is {KeySize} bytes, {typeof(TKey).Name} is {sizeof(TKey)}");
+        // Per-CPU values are laid out at 8-byte strides; our mirrors are 8-byte multiples.
+        if (sizeof(TValue) != ValueSize && !(IsPerCpu && sizeof(TValue) == ((ValueSize + 7) & ~7u)))
+            throw new ArgumentException($"map {Name}: value is {ValueSize} bytes, {typeof(TValue).Name} is {sizeof(TValue)}");
+        _ = perCpuValues;
+    }
+
+    public void Dispose() => _ownedFd?.Dispose();
+}
+
+/// <summary>A batch read in progress (BPF_MAP_LOOKUP_BATCH): each Next returns the next entries, 0 at the end.</summary>
+public sealed unsafe class MapBatchReader<TKey, TValue>
+    where TKey : unmanaged where TValue : unmanaged
+{
+    private readonly BpfMap _map;
+    private readonly int _fd;
+    private readonly byte[] _token = new byte[Math.Max(sizeof(TKey), 8) * 2];
+    private bool _started, _done;
+
+    internal MapBatchReader(BpfMap map, int fd, int cpus)
+    {
+        _map = map;
+        _fd = fd;
+        ValuesPerKey = cpus;
+    }
+
+    /// <summary>Values per key: the number of possible CPUs for per-CPU maps, else 1.</summary>
+    public int ValuesPerKey { get; }
+
+    public int Next(Span<TKey> keys, Span<TValue> values)
+    {
+        if (_done)
+            return 0;
+        if (values.Length < keys.Length * ValuesPerKey)
+            throw new ArgumentException($"values must hold keys.Length * {ValuesPerKey} entries", nameof(values));
+        var opts = new Interop.Libbpf.bpf_map_batch_opts { sz = (nuint)sizeof(Interop.Libbpf.bpf_map_batch_opts) };
+        var half = _token.Length / 2;
+        uint count = (uint)keys.Length;
+        int rc;
+        fixed (byte* t = _token)
+        fixed (TKey* k = keys)
+        fixed (TValue* v = values)
+        {
+            if (_started)
+                Buffer.MemoryCopy(t + half, t, half, half);
+            rc = Interop.Libbpf.bpf_map_lookup_batch(_fd, _started ? t : null, t + half, k, v, &count, in opts);
+        }
+        _started = true;
+        if (rc == -BpfException.ENOENT)
+            _done = true;
+        else
+            BpfException.ThrowIfNegative(rc, $"batch read of map {_map.Name}");
+        return (int)count;
+    }
+}
+
+public delegate void BatchHandler<TKey, TValue>(ReadOnlySpan<TKey> keys, ReadOnlySpan<TValue> values)
+    where TKey : unmanaged where TValue : unmanaged;

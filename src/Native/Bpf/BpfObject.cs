@@ -1,0 +1,67 @@
+// An opened (then loaded) BPF ELF object: its programs and maps, closed on Dispose.
+namespace PacketScope.Native;
+
+public sealed class BpfObject : IDisposable
+{
+    private readonly SafeBpfObjectHandle _handle;
+    private bool _loaded;
+
+    private BpfObject(SafeBpfObjectHandle handle, string path)
+    {
+        _handle = handle;
+        Path = path;
+    }
+
+    public string Path { get; }
+
+    public bool IsLoaded => _loaded;
+
+    /// <summary>Opens an ELF object; maps can be resized before <see cref="Load"/>.</summary>
+    public static BpfObject Open(string path)
+    {
+        Libbpf.EnsureAvailable();
+        if (!File.Exists(path))
+            throw new BpfException(BpfException.ENOENT, $"open BPF object {path}");
+        var ptr = BpfException.ThrowIfNull(Interop.Libbpf.bpf_object__open_file(path, nint.Zero), $"open BPF object {path}");
+        return new BpfObject(new SafeBpfObjectHandle(ptr), path);
+    }
+
+    public void Load()
+    {
+        BpfException.ThrowIfNegative(Interop.Libbpf.bpf_object__load(Handle), $"load BPF object {System.IO.Path.GetFileName(Path)}");
+        _loaded = true;
+    }
+
+    public BpfProgram Program(string name)
+    {
+        var ptr = Interop.Libbpf.bpf_object__find_program_by_name(Handle, name);
+        if (ptr == nint.Zero)
+            throw new BpfException(BpfException.ENOENT, $"find program {name} in {System.IO.Path.GetFileName(Path)}");
+        return new BpfProgram(this, ptr, name);
+    }
+
+    public BpfMap Map(string name)
+    {
+        var ptr = Interop.Libbpf.bpf_object__find_map_by_name(Handle, name);
+        if (ptr == nint.Zero)
+            throw new BpfException(BpfException.ENOENT, $"find map {name} in {System.IO.Path.GetFileName(Path)}");
+        return new BpfMap(this, ptr, name);
+    }
+
+    internal nint Handle
+    {
+        get
+        {
+            ObjectDisposedException.ThrowIf(_handle.IsClosed, this);
+            return _handle.DangerousGetHandle();
+        }
+    }
+
+    internal void EnsureLoaded(string operation)
+    {
+        if (!_loaded)
+            throw new InvalidOperationException($"{operation}: the BPF object is not loaded yet");
+    }
+
+    public void Dispose() => _handle.Dispose();
+}

@@ -1,0 +1,82 @@
+// A program inside a BpfObject: configure before load, attach after.
+namespace PacketScope.Native;
+
+public enum XdpMode
+{
+    /// <summary>Let the kernel pick: native (driver) mode when the driver supports it, generic otherwise.</summary>
+    Auto,
+    Native,
+    Generic,
+}
+
+public sealed class BpfProgram
+{
+    private const uint XDP_FLAGS_SKB_MODE = 1u << 1;
+    private const uint XDP_FLAGS_DRV_MODE = 1u << 2;
+
+    private readonly BpfObject _owner;
+    private readonly nint _prog;
+
+    internal BpfProgram(BpfObject owner, nint prog, string name)
+    {
+        _owner = owner;
+        _prog = prog;
+        Name = name;
+    }
+
+    public string Name { get; }
+
+    public int Fd
+    {
+        get
+        {
+            _owner.EnsureLoaded($"get fd of {Name}");
+            return BpfException.ThrowIfNegative(Interop.Libbpf.bpf_program__fd(_prog), $"get fd of {Name}");
+        }
+    }
+
+    /// <summary>tcx attach needs the program's expected attach type set before load.</summary>
+    public void SetExpectedAttachType(BpfAttachKind kind) =>
+        BpfException.ThrowIfNegative(
+            Interop.Libbpf.bpf_program__set_expected_attach_type(_prog, kind.ToAttachType()),
+            $"set attach type of {Name}");
+
+    /// <summary>Attaches an XDP program through a bpf_link: disposing the link (or the process dying) detaches it.</summary>
+    public BpfLink AttachXdp(string ifname, int ifindex, XdpMode mode)
+    {
+        var flags = mode switch
+        {
+            XdpMode.Native => XDP_FLAGS_DRV_MODE,
+            XdpMode.Generic => XDP_FLAGS_SKB_MODE,
+            _ => 0u,
+        };
+        return Link(ifindex, BpfAttachType.Xdp, flags, $"attach XDP program {Name} to {ifname} ({mode.ToString().ToLowerInvariant()} mode)");
+    }
+
+    /// <summary>Attaches a SCHED_CLS program to tcx (kernel 6.6+): a link, so it dies with the process too.</summary>
+    public BpfLink AttachTcx(string ifname, int ifindex, BpfAttachKind kind) =>
+        Link(ifindex, kind.ToAttachType(), 0, $"attach TC program {Name} to {ifname} {kind.ToString().ToLowerInvariant()}");
+
+    private BpfLink Link(int ifindex, BpfAttachType type, uint flags, string operation)
+    {
+        var opts = new Interop.Libbpf.bpf_link_create_opts
+        {
+            sz = (nuint)System.Runtime.CompilerServices.Unsafe.SizeOf<Interop.Libbpf.bpf_link_create_opts>(),
+            flags = flags,
+        };
+        var fd = BpfException.ThrowIfNegative(Interop.Libbpf.bpf_link_create(Fd, ifindex, type, in opts), operation);
+        return new BpfLink(new SafeFileDescriptorHandle(fd), operation);
+    }
+}
+
+public enum BpfAttachKind
+{
+    TcxIngress,
+    TcxEgress,
+}
+
+internal static class BpfAttachKindExtensions
+{
+    internal static BpfAttachType ToAttachType(this BpfAttachKind kind) =>
+        kind == BpfAttachKind.TcxIngress ? BpfAttachType.TcxIngress : BpfAttachType.TcxEgress;
+}

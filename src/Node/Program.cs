@@ -1,0 +1,88 @@
+// Composes and runs one PacketScope node: options, preflight checks, actors, REST API; exits non-zero on any start-up error.
+using Akka.Actor;
+using Akka.Hosting;
+using PacketScope.Actors.Views;
+using PacketScope.Messages;
+using PacketScope.Native;
+using PacketScope.Web.Api;
+using PacketScope.Web.Hosting;
+
+NodeOptions options;
+try
+{
+    var env = Environment.GetEnvironmentVariables().Cast<System.Collections.DictionaryEntry>()
+        .ToDictionary(e => (string)e.Key, e => (string?)e.Value);
+    options = NodeOptions.Parse(args, env, File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "config", "packetscope.conf")));
+    if (options.ShowHelp)
+    {
+        Console.WriteLine(NodeOptions.Usage);
+        return 0;
+    }
+    if (options.Interfaces.Count == 0)
+    {
+        var iface = NodeOptions.DefaultRouteInterface()
+            ?? throw new OptionsException("iface", "there is no default route to pick an interface from; pass --iface NAME");
+        options = options with { Interfaces = [iface] };
+    }
+}
+catch (OptionsException e)
+{
+    Console.Error.WriteLine($"packetscope: {e.Message}");
+    return 2;
+}
+
+var objectPath = ConntrackProgram.DefaultObjectPath;
+if (Preflight.Check(options, objectPath) is { } problem)
+{
+    Console.Error.WriteLine($"packetscope: {problem}");
+    return 1;
+}
+
+var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = [] });
+builder.Logging.AddSimpleConsole(o => { o.SingleLine = true; o.TimestampFormat = "HH:mm:ss "; });
+builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
+builder.WebHost.UseKestrel(k => k.Listen(options.Api));
+builder.Services.AddPacketScopeNode(options, objectPath);
+
+var app = builder.Build();
+var log = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("packetscope");
+Libbpf.SetLogger(app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("libbpf"));
+app.MapConnectionsApi();
+
+try
+{
+    await app.StartAsync();
+}
+catch (IOException e)
+{
+    Console.Error.WriteLine($"packetscope: cannot listen on {options.Api}: {e.Message}; pick another with --api HOST:PORT");
+    await app.DisposeAsync();
+    return 1;
+}
+
+// Ready when every interface is attached; a failure during start-up ends the node (everything detached).
+var view = await app.Services.GetRequiredService<IRequiredActor<NodeViewActor>>().GetAsync();
+var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+while (true)
+{
+    var status = await view.Ask<NodeStatus>(GetNodeStatus.Instance, TimeSpan.FromSeconds(5));
+    if (status.Ready)
+        break;
+    var failed = status.Interfaces.FirstOrDefault(i => i.State == "failed");
+    if (failed is not null || DateTime.UtcNow > deadline)
+    {
+        Console.Error.WriteLine($"packetscope: {failed?.Error ?? "interfaces did not attach within 30 s"}");
+        await app.StopAsync();
+        await app.DisposeAsync();
+        return 1;
+    }
+    await Task.Delay(50);
+}
+if (options.Api.Address.Equals(System.Net.IPAddress.Any) || options.Api.Address.Equals(System.Net.IPAddress.IPv6Any))
+    log.LogWarning("API listens on all addresses ({Api}); anyone who can reach this host can read it", options.Api);
+log.LogInformation("PacketScope node {Node} ready: tracking {Interfaces}, API on http://{Api}", options.NodeName,
+    string.Join(", ", options.Interfaces), options.Api);
+
+await app.WaitForShutdownAsync();
+await app.DisposeAsync();
+return 0;

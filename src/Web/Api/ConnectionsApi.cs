@@ -1,0 +1,67 @@
+// GET /api/connections, /api/icmp, /api/stats, /api/health: answered by the node's view actor.
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using Akka.Actor;
+using Akka.Hosting;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+using PacketScope.Actors.Views;
+using PacketScope.Messages;
+using PacketScope.Web.Hosting;
+
+namespace PacketScope.Web.Api;
+
+public static class ConnectionsApi
+{
+    private static readonly TimeSpan s_askTimeout = TimeSpan.FromSeconds(10);
+
+    public static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web)
+    {
+        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
+        // Keep "->" in the seed's key strings readable; the content type is JSON, never HTML.
+        Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
+        DictionaryKeyPolicy = null,
+        Converters = { new JsonStringEnumConverter(JsonNamingPolicy.SnakeCaseLower) },
+    };
+
+    public static IEndpointRouteBuilder MapConnectionsApi(this IEndpointRouteBuilder app)
+    {
+        var api = app.MapGroup("/api");
+        api.MapGet("/connections", async (HttpRequest req, IRequiredActor<NodeViewActor> view, NodeOptions options) =>
+        {
+            ConnectionQuery query;
+            try { query = QueryParser.Connections(req.Query, options.Interfaces); }
+            catch (BadRequestException e) { return e.ToResult(); }
+            var actor = await view.GetAsync();
+            var response = await actor.Ask<ConnectionsResponse>(new GetConnections(query), s_askTimeout);
+            // A top-level array, as the seed's clients expect; the count before the limit goes in a header.
+            req.HttpContext.Response.Headers["X-Total-Count"] = response.Total.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            return Results.Json(response.Connections, Json);
+        });
+        api.MapGet("/icmp", async (HttpRequest req, IRequiredActor<NodeViewActor> view, NodeOptions options) =>
+        {
+            IcmpQuery query;
+            try { query = QueryParser.Icmp(req.Query, options.Interfaces); }
+            catch (BadRequestException e) { return e.ToResult(); }
+            var actor = await view.GetAsync();
+            var response = await actor.Ask<IcmpResponse>(new GetIcmp(query), s_askTimeout);
+            req.HttpContext.Response.Headers["X-Total-Count"] = response.Total.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            return Results.Json(response.Messages, Json);
+        });
+        api.MapGet("/stats", async (HttpRequest req, IRequiredActor<NodeViewActor> view) =>
+        {
+            if (req.Query.Count > 0)
+                return new BadRequestException(req.Query.Keys.First(), "unknown parameter; /api/stats takes none").ToResult();
+            var actor = await view.GetAsync();
+            return Results.Json(await actor.Ask<StatsResponse>(GetStats.Instance, s_askTimeout), Json);
+        });
+        api.MapGet("/health", async (IRequiredActor<NodeViewActor> view) =>
+        {
+            var actor = await view.GetAsync();
+            var status = await actor.Ask<NodeStatus>(GetNodeStatus.Instance, s_askTimeout);
+            return Results.Json(status, Json, statusCode: status.Ready ? 200 : 503);
+        });
+        return app;
+    }
+}

@@ -1,0 +1,113 @@
+// Validates query strings into typed queries: every bad or unknown parameter is a 400 naming it.
+using System.Globalization;
+using System.Net;
+using Microsoft.AspNetCore.Http;
+using PacketScope.Messages;
+
+namespace PacketScope.Web.Api;
+
+public static class QueryParser
+{
+    private static readonly HashSet<string> s_connectionParams = ["limit", "sort", "address", "port", "protocol", "interface", "state"];
+    private static readonly HashSet<string> s_icmpParams = ["limit", "address", "type", "interface", "family"];
+    private static readonly HashSet<string> s_states = ["unreplied", "replied", "syn_sent", "syn_received", "established", "closing", "closed", "reset"];
+
+    public static ConnectionQuery Connections(IQueryCollection query, IReadOnlyCollection<string> interfaces)
+    {
+        RejectUnknown(query, s_connectionParams);
+        return new ConnectionQuery(
+            Limit: Limit(query),
+            Sort: Single(query, "sort") switch
+            {
+                null or "bytes" => ConnectionSort.Bytes,
+                "packets" => ConnectionSort.Packets,
+                "last_seen" => ConnectionSort.LastSeen,
+                "rate" => ConnectionSort.Rate,
+                var s => throw new BadRequestException("sort", $"'{s}' is not one of bytes, packets, last_seen, rate"),
+            },
+            Address: Address(query),
+            Port: Number(query, "port", 0, 65535),
+            Protocol: Single(query, "protocol") is { } p ? Protocol(p) : null,
+            Interface: Interface(query, interfaces),
+            State: Single(query, "state") is { } st
+                ? s_states.Contains(st) ? st : throw new BadRequestException("state", $"'{st}' is not one of {string.Join(", ", s_states)}")
+                : null);
+    }
+
+    public static IcmpQuery Icmp(IQueryCollection query, IReadOnlyCollection<string> interfaces)
+    {
+        RejectUnknown(query, s_icmpParams);
+        return new IcmpQuery(
+            Limit: Limit(query),
+            Address: Address(query),
+            Type: Number(query, "type", 0, 255),
+            Interface: Interface(query, interfaces),
+            Family: Single(query, "family") switch
+            {
+                null => null,
+                "ipv4" => "ipv4",
+                "ipv6" => "ipv6",
+                var f => throw new BadRequestException("family", $"'{f}' is not ipv4 or ipv6"),
+            });
+    }
+
+    public static byte Protocol(string text) => text.ToLowerInvariant() switch
+    {
+        "tcp" => 6,
+        "udp" => 17,
+        "icmp" => 1,
+        "icmpv6" or "ipv6-icmp" => 58,
+        var t when byte.TryParse(t, NumberStyles.None, CultureInfo.InvariantCulture, out var n) => n,
+        _ => throw new BadRequestException("protocol", $"'{text}' is not tcp, udp, icmp, icmpv6 or a protocol number 0-255"),
+    };
+
+    private static void RejectUnknown(IQueryCollection query, HashSet<string> known)
+    {
+        foreach (var key in query.Keys)
+            if (!known.Contains(key))
+                throw new BadRequestException(key, $"unknown parameter; known: {string.Join(", ", known)}");
+    }
+
+    private static string? Single(IQueryCollection query, string name)
+    {
+        if (!query.TryGetValue(name, out var values))
+            return null;
+        if (values.Count != 1)
+            throw new BadRequestException(name, "given more than once");
+        var v = values[0];
+        if (string.IsNullOrWhiteSpace(v))
+            throw new BadRequestException(name, "is empty");
+        return v.Trim();
+    }
+
+    private static int Limit(IQueryCollection query) =>
+        Number(query, "limit", 1, ConnectionQuery.MaxLimit) ?? ConnectionQuery.DefaultLimit;
+
+    private static int? Number(IQueryCollection query, string name, int min, int max)
+    {
+        var text = Single(query, name);
+        if (text is null)
+            return null;
+        if (!int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var n) || n < min || n > max)
+            throw new BadRequestException(name, $"'{text}' is not a whole number between {min} and {max}");
+        return n;
+    }
+
+    private static string? Address(IQueryCollection query)
+    {
+        var text = Single(query, "address");
+        if (text is null)
+            return null;
+        if (IPAddress.TryParse(text, out _) || IPNetwork.TryParse(text, out _))
+            return text;
+        throw new BadRequestException("address", $"'{text}' is not an IPv4/IPv6 address or CIDR prefix (e.g. 10.0.0.1, 10.0.0.0/8, fd00::/64)");
+    }
+
+    private static string? Interface(IQueryCollection query, IReadOnlyCollection<string> interfaces)
+    {
+        var text = Single(query, "interface");
+        if (text is null || interfaces.Contains(text))
+            return text;
+        throw new BadRequestException("interface", $"'{text}' is not monitored by this node (monitored: {string.Join(", ", interfaces)})");
+    }
+}

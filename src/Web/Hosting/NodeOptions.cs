@@ -1,0 +1,204 @@
+// The node's options and where they come from: HOCON defaults < --config file < PACKETSCOPE_* env < command line.
+using System.Globalization;
+using System.Net;
+using Akka.Configuration;
+using PacketScope.Native;
+
+namespace PacketScope.Web.Hosting;
+
+public sealed record NodeOptions
+{
+    public IReadOnlyList<string> Interfaces { get; init; } = [];
+    public TimeSpan Interval { get; init; } = TimeSpan.FromSeconds(1);
+    public IPEndPoint Api { get; init; } = new(IPAddress.Loopback, 8080);
+    public XdpMode XdpMode { get; init; } = XdpMode.Auto;
+    public string DataDirectory { get; init; } = "./data";
+    public uint MaxFlows { get; init; } = 1_048_576;
+    public uint MaxIcmp { get; init; } = 65_536;
+    public TimeSpan FlowIdleTimeout { get; init; } = TimeSpan.FromSeconds(120);
+    public TimeSpan ClosedFlowTimeout { get; init; } = TimeSpan.FromSeconds(10);
+    public string NodeName { get; init; } = Environment.MachineName;
+    public string? ConfigFile { get; init; }
+    public bool ShowHelp { get; init; }
+
+    public const string Usage = """
+        Usage: packetscope [options]
+
+          --iface NAME          interface to monitor (repeatable; default: the default route's)
+          --interval SECONDS    map read period (default 1)
+          --api HOST:PORT       REST listen address (default 127.0.0.1:8080; ":PORT" = all addresses)
+          --xdp-mode MODE       native | generic | auto (default auto)
+          --data DIR            state directory (default ./data)
+          --max-flows N         flow table size (default 1048576)
+          --node-name NAME      this node's name in API records (default: host name)
+          --config FILE         HOCON file with a packetscope { ... } block
+          --help                this text
+
+        Single-dash forms (-iface eth0) are accepted. Environment: PACKETSCOPE_IFACE (comma-separated),
+        PACKETSCOPE_INTERVAL, PACKETSCOPE_API, PACKETSCOPE_XDP_MODE, PACKETSCOPE_DATA,
+        PACKETSCOPE_MAX_FLOWS, PACKETSCOPE_NODE_NAME, PACKETSCOPE_CONFIG.
+        """;
+
+    private static readonly Dictionary<string, string> s_envNames = new()
+    {
+        ["PACKETSCOPE_IFACE"] = "iface",
+        ["PACKETSCOPE_INTERVAL"] = "interval",
+        ["PACKETSCOPE_API"] = "api",
+        ["PACKETSCOPE_XDP_MODE"] = "xdp-mode",
+        ["PACKETSCOPE_DATA"] = "data",
+        ["PACKETSCOPE_MAX_FLOWS"] = "max-flows",
+        ["PACKETSCOPE_NODE_NAME"] = "node-name",
+    };
+
+    /// <summary>Builds the options; throws <see cref="OptionsException"/> naming the option and what to do.</summary>
+    public static NodeOptions Parse(IReadOnlyList<string> args, IReadOnlyDictionary<string, string?> environment, string defaultsHocon)
+    {
+        var cli = ParseCommandLine(args);
+        if (cli.ContainsKey("help"))
+            return new NodeOptions { ShowHelp = true };
+
+        var configFile = cli.TryGetValue("config", out var c) ? c[^1] : environment.GetValueOrDefault("PACKETSCOPE_CONFIG");
+        var config = ConfigurationFactory.ParseString(defaultsHocon);
+        if (!string.IsNullOrEmpty(configFile))
+        {
+            if (!File.Exists(configFile))
+                throw new OptionsException("config", $"file {configFile} does not exist");
+            try
+            {
+                config = ConfigurationFactory.ParseString(File.ReadAllText(configFile)).WithFallback(config);
+            }
+            catch (Exception e) when (e is not OptionsException)
+            {
+                throw new OptionsException("config", $"{configFile} is not valid HOCON: {e.Message}");
+            }
+        }
+        var ps = config.GetConfig("packetscope") ?? throw new OptionsException("config", "no packetscope { } block");
+
+        // Layer: HOCON, then environment, then command line; the last one that sets an option wins.
+        var values = new Dictionary<string, List<string>>();
+        void Set(string name, IEnumerable<string> v) => values[name] = v.ToList();
+        Set("iface", ps.GetStringList("interfaces") ?? []);
+        foreach (var name in new[] { "interval", "api", "xdp-mode", "data", "max-flows", "max-icmp", "flow-idle-timeout", "closed-flow-timeout", "node-name" })
+        {
+            var raw = name is "interval" or "flow-idle-timeout" or "closed-flow-timeout"
+                ? ps.GetTimeSpan(name, null, allowInfinite: false).TotalSeconds.ToString(CultureInfo.InvariantCulture)
+                : ps.GetString(name, "");
+            Set(name, [raw]);
+        }
+        foreach (var (env, name) in s_envNames)
+            if (environment.TryGetValue(env, out var v) && !string.IsNullOrWhiteSpace(v))
+                Set(name, name == "iface" ? v.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries) : [v]);
+        foreach (var (name, v) in cli)
+            Set(name, v);
+
+        string One(string name) => values[name][^1];
+        var nodeName = One("node-name");
+        return new NodeOptions
+        {
+            Interfaces = values["iface"].Distinct().ToList(),
+            Interval = Seconds("interval", One("interval"), min: 0.05),
+            Api = ParseEndpoint(One("api")),
+            XdpMode = One("xdp-mode").ToLowerInvariant() switch
+            {
+                "native" or "drv" => XdpMode.Native,
+                "generic" or "skb" => XdpMode.Generic,
+                "auto" => XdpMode.Auto,
+                var m => throw new OptionsException("xdp-mode", $"'{m}' is not one of native, generic, auto"),
+            },
+            DataDirectory = One("data"),
+            MaxFlows = Count("max-flows", One("max-flows"), 1024, 64 * 1024 * 1024),
+            MaxIcmp = Count("max-icmp", One("max-icmp"), 256, 16 * 1024 * 1024),
+            FlowIdleTimeout = Seconds("flow-idle-timeout", One("flow-idle-timeout"), min: 1),
+            ClosedFlowTimeout = Seconds("closed-flow-timeout", One("closed-flow-timeout"), min: 1),
+            NodeName = string.IsNullOrWhiteSpace(nodeName) ? Environment.MachineName : nodeName,
+            ConfigFile = configFile,
+        };
+    }
+
+    private static readonly HashSet<string> s_valued = ["iface", "interval", "api", "xdp-mode", "data", "max-flows", "max-icmp", "node-name", "config", "flow-idle-timeout", "closed-flow-timeout"];
+
+    private static Dictionary<string, List<string>> ParseCommandLine(IReadOnlyList<string> args)
+    {
+        var result = new Dictionary<string, List<string>>();
+        for (var i = 0; i < args.Count; i++)
+        {
+            var arg = args[i];
+            if (!arg.StartsWith('-') || arg == "-" || arg == "--")
+                throw new OptionsException(arg, "unexpected argument; options start with --, see --help");
+            var name = arg.TrimStart('-');
+            string? value = null;
+            var eq = name.IndexOf('=');
+            if (eq >= 0)
+            {
+                value = name[(eq + 1)..];
+                name = name[..eq];
+            }
+            if (name is "help" or "h")
+            {
+                result["help"] = [];
+                continue;
+            }
+            if (!s_valued.Contains(name))
+                throw new OptionsException(name, "unknown option, see --help");
+            if (value is null)
+            {
+                if (i + 1 >= args.Count)
+                    throw new OptionsException(name, "needs a value");
+                value = args[++i];
+            }
+            if (!result.TryGetValue(name, out var list))
+                result[name] = list = [];
+            if (name == "iface")
+                list.Add(value);
+            else
+                result[name] = [value];
+        }
+        return result;
+    }
+
+    private static TimeSpan Seconds(string name, string text, double min)
+    {
+        if (!double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var s) || double.IsNaN(s) || s < min || s > 86_400)
+            throw new OptionsException(name, $"'{text}' is not a number of seconds between {min.ToString(CultureInfo.InvariantCulture)} and 86400");
+        return TimeSpan.FromSeconds(s);
+    }
+
+    private static uint Count(string name, string text, uint min, uint max)
+    {
+        if (!uint.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var n) || n < min || n > max)
+            throw new OptionsException(name, $"'{text}' is not a whole number between {min} and {max}");
+        return n;
+    }
+
+    /// <summary>HOST:PORT, [V6]:PORT, or :PORT (all addresses, as the seed's -api :8080).</summary>
+    public static IPEndPoint ParseEndpoint(string text)
+    {
+        if (text.StartsWith(':') && int.TryParse(text[1..], NumberStyles.None, CultureInfo.InvariantCulture, out var anyPort) && anyPort is > 0 and < 65536)
+            return new IPEndPoint(IPAddress.Any, anyPort);
+        if (IPEndPoint.TryParse(text, out var ep) && ep.Port > 0 && text.Contains(':'))
+            return ep;
+        var colon = text.LastIndexOf(':');
+        if (colon > 0 && text[..colon] == "localhost" && int.TryParse(text[(colon + 1)..], out var p) && p is > 0 and < 65536)
+            return new IPEndPoint(IPAddress.Loopback, p);
+        throw new OptionsException("api", $"'{text}' is not HOST:PORT with an IP address (e.g. 127.0.0.1:8080, [::1]:8080, :8080)");
+    }
+
+    /// <summary>The interface of the IPv4 default route, from /proc/net/route; null when there is none.</summary>
+    public static string? DefaultRouteInterface(string routeFile = "/proc/net/route")
+    {
+        if (!File.Exists(routeFile))
+            return null;
+        foreach (var line in File.ReadLines(routeFile).Skip(1))
+        {
+            var f = line.Split('\t', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+            if (f.Length > 7 && f[1] == "00000000" && f[7] == "00000000")
+                return f[0];
+        }
+        return null;
+    }
+}
+
+public sealed class OptionsException(string option, string reason) : Exception($"--{option}: {reason}")
+{
+    public string Option { get; } = option;
+}

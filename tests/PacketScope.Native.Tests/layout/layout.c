@@ -1,0 +1,49 @@
+// Prints sizeof/offsetof of every struct in conntrack_shared.h: "struct field offset size" per line.
+#include <stddef.h>
+#include <stdio.h>
+#include <linux/types.h>
+#include "conntrack_shared.h"
+
+#define S(s) printf(#s " - 0 %zu\n", sizeof(struct s))
+#define F(s, f) printf(#s " " #f " %zu %zu\n", offsetof(struct s, f), sizeof(((struct s *)0)->f))
+#define FN(s, name, f) printf(#s " " name " %zu %zu\n", offsetof(struct s, f), sizeof(((struct s *)0)->f))
+
+int main(void)
+{
+	S(ps_flow_key);
+	F(ps_flow_key, addr_a); F(ps_flow_key, addr_b); F(ps_flow_key, port_a); F(ps_flow_key, port_b);
+	F(ps_flow_key, vlan_id); F(ps_flow_key, family); F(ps_flow_key, proto);
+
+	S(ps_flow_side);
+	F(ps_flow_side, packets); F(ps_flow_side, bytes); F(ps_flow_side, payload_bytes); F(ps_flow_side, next_seq);
+	F(ps_flow_side, last_seq); F(ps_flow_side, last_ack); F(ps_flow_side, retransmits); F(ps_flow_side, out_of_order);
+	F(ps_flow_side, dup_acks); F(ps_flow_side, zero_windows); F(ps_flow_side, window); F(ps_flow_side, ip_id);
+	F(ps_flow_side, ttl); F(ps_flow_side, tcp_flags); F(ps_flow_side, hooks); F(ps_flow_side, seq_valid); F(ps_flow_side, _pad);
+
+	S(ps_flow_value);
+	FN(ps_flow_value, "side_a", side[0]); FN(ps_flow_value, "side_b", side[1]);
+	F(ps_flow_value, first_seen_ns); F(ps_flow_value, last_seen_ns); F(ps_flow_value, initiator);
+
+	S(ps_icmp_key);
+	F(ps_icmp_key, src); F(ps_icmp_key, dst); F(ps_icmp_key, inner_src); F(ps_icmp_key, inner_dst);
+	F(ps_icmp_key, inner_sport); F(ps_icmp_key, inner_dport); F(ps_icmp_key, vlan_id); F(ps_icmp_key, family);
+	F(ps_icmp_key, type); F(ps_icmp_key, code); F(ps_icmp_key, inner_proto); F(ps_icmp_key, hook); F(ps_icmp_key, _pad);
+
+	S(ps_icmp_value);
+	F(ps_icmp_value, packets); F(ps_icmp_value, bytes); F(ps_icmp_value, first_seen_ns); F(ps_icmp_value, last_seen_ns);
+	F(ps_icmp_value, echo_id); F(ps_icmp_value, echo_seq); F(ps_icmp_value, _pad);
+
+	S(ps_counter);
+	F(ps_counter, packets); F(ps_counter, bytes);
+
+	S(ps_icmp_hist_key);
+	F(ps_icmp_hist_key, family); F(ps_icmp_hist_key, type); F(ps_icmp_hist_key, code); F(ps_icmp_hist_key, hook);
+
+	printf("enum PS_STAT_MAX %d 0\n", PS_STAT_MAX);
+	printf("enum PS_STAT_FLOW_MAP_FULL %d 0\n", PS_STAT_FLOW_MAP_FULL);
+	printf("enum PS_STAT_PASS %d 0\n", PS_STAT_PASS);
+	printf("enum PS_STAT_DROP %d 0\n", PS_STAT_DROP);
+	printf("enum PS_HOOK_MAX %d 0\n", PS_HOOK_MAX);
+	printf("enum PS_DEFAULT_MAX_FLOWS %d 0\n", PS_DEFAULT_MAX_FLOWS);
+	return 0;
+}
