@@ -1,0 +1,44 @@
+# PacketScope: `make run` builds and runs a node, `make test` runs every test. Both install what is missing.
+SHELL := /bin/bash
+CONFIGURATION ?= Release
+DOTNET ?= dotnet
+NODE_DIR := src/Node/bin/$(CONFIGURATION)/net10.0
+# Debian packages the build, the node and the tests need.
+APT_PACKAGES := clang llvm libbpf-dev libbpf1 bpftool iproute2 iputils-ping make gcc libc6-dev
+ARGS ?=
+
+.PHONY: all deps build bpf run test bench clean
+
+all: build
+
+# Installs only what is missing, so a prepared machine does no apt work at all.
+deps:
+	@missing=$$(for p in $(APT_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		if [ "$$(id -u)" != 0 ]; then echo "missing packages: $$missing; run as root or: sudo apt-get install $$missing" >&2; exit 1; fi; \
+		echo "installing: $$missing"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	fi
+	@command -v $(DOTNET) >/dev/null || { echo "the .NET 10 SDK is missing: install it (https://learn.microsoft.com/dotnet/core/install/linux-debian)" >&2; exit 1; }
+
+bpf: deps
+	$(MAKE) -C bpf
+
+build: deps
+	$(DOTNET) build PacketScope.sln -c $(CONFIGURATION) -nologo -v:q
+
+# make run ARGS="--iface eth0 --api 127.0.0.1:8080"
+run: build
+	cd $(NODE_DIR) && exec ./packetscope $(ARGS)
+
+# Every suite: unit, actor, web, kernel (network namespaces, real BPF), end-to-end. Needs root.
+test: build
+	@[ "$$(id -u)" = 0 ] || { echo "make test loads BPF programs into the kernel: run it as root" >&2; exit 1; }
+	$(DOTNET) test PacketScope.sln -c $(CONFIGURATION) --no-build -nologo -v:q --logger "console;verbosity=normal"
+
+bench: build
+	$(DOTNET) run -c $(CONFIGURATION) --no-build --project bench/PacketScope.Bench -- $(ARGS)
+
+clean:
+	$(MAKE) -C bpf clean
+	$(DOTNET) clean PacketScope.sln -nologo -v:q
