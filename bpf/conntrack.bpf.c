@@ -74,13 +74,21 @@ static __always_inline void ps_tcp_health(struct ps_flow_side *s, const struct p
 	if (!was_valid) {
 		s->next_seq = p->seq + seg_len;
 		s->seq_valid = 1;
+		s->data_bytes += p->payload;
 	} else if (seg_len) {
-		if ((__s32)(p->seq + seg_len - s->next_seq) <= 0) {
+		__u32 advance = p->seq + seg_len - s->next_seq;
+
+		if ((__s32)advance <= 0) {
 			s->retransmits++;
 		} else {
 			if ((__s32)(p->seq - s->next_seq) > 0)
 				s->out_of_order++;
 			s->next_seq = p->seq + seg_len;
+			/* New sequence space, less the phantom bytes of SYN and FIN; a gap counts
+			 * now and its late fill never does, so a finished transfer sums exactly. */
+			advance -= !!(flags & PS_TCP_FIN) + !!(flags & PS_TCP_SYN);
+			if ((__s32)advance > 0)
+				s->data_bytes += advance;
 		}
 	}
 

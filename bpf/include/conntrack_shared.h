@@ -37,7 +37,8 @@ struct ps_flow_key {
 struct ps_flow_side {
 	__u64 packets;       /* GSO segments count as packets */
 	__u64 bytes;         /* L2 frame bytes */
-	__u64 payload_bytes; /* L4 payload bytes (TCP/UDP), L3 payload otherwise */
+	__u64 payload_bytes; /* L4 payload bytes (TCP/UDP), L3 payload otherwise; retransmissions included */
+	__u64 data_bytes;    /* TCP: new data, the advance of the sequence space (retransmissions excluded) */
 	__u32 next_seq;      /* TCP: highest seq + len seen, the next expected sequence number */
 	__u32 last_seq;      /* TCP: seq of the last segment */
 	__u32 last_ack;      /* TCP: ack of the last segment */
@@ -52,7 +53,7 @@ struct ps_flow_side {
 	__u8 hooks;          /* bit PS_HOOK_* set when seen on that hook */
 	__u8 seq_valid;      /* next_seq/last_ack hold a real value */
 	__u32 _pad;
-};                           /* 64 bytes */
+};                           /* 72 bytes */
 
 struct ps_flow_value {
 	struct ps_flow_side side[2]; /* [0]: sent by endpoint a, [1]: sent by endpoint b */
@@ -60,7 +61,7 @@ struct ps_flow_value {
 	__u64 last_seen_ns;
 	__u8 initiator; /* 0: a opened the connection (sent the first packet, or received a SYN-ACK first), 1: b */
 	__u8 _pad[7];
-};                      /* 152 bytes */
+};                      /* 168 bytes */
 
 /* ICMP/ICMPv6 messages, aggregated by outer addresses, type, code and, for error
  * messages, the quoted (inner) packet's addresses, protocol and ports. */

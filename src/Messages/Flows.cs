@@ -33,6 +33,7 @@ public sealed record FlowDirection(
     ulong Packets,
     ulong Bytes,
     ulong PayloadBytes,
+    ulong DataBytes,
     int TcpFlags,
     IReadOnlyList<string> TcpFlagNames,
     uint Seq,

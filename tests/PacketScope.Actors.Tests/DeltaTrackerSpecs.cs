@@ -79,4 +79,15 @@ public sealed class DeltaTrackerSpecs
         Assert.True(Assert.Single(changes).IsNew);
         Assert.Equal(2ul, _tracker.Created);
     }
+
+    [Fact]
+    public void Should_report_everything_as_new_again_after_a_reset()
+    {
+        Read((_a, Flows.Value(10), false), (_b, Flows.Value(20), false));
+        _tracker.Reset();
+        var (changes, removals) = Read((_a, Flows.Value(10), false), (_b, Flows.Value(20), false));
+        Assert.Equal(2, changes.Length);
+        Assert.All(changes, c => Assert.True(c.IsNew));
+        Assert.Empty(removals);
+    }
 }

@@ -44,7 +44,7 @@ public sealed class MapStreamActorSpecs : TestKit
     [Fact]
     public void Should_publish_every_flow_as_new_in_chunks_then_only_what_changed()
     {
-        using var map = BpfMap.Create(BpfMapType.LruHash, "ps_t_stream", 40, 152, 4096);
+        using var map = BpfMap.Create<ps_flow_key, ps_flow_value>(BpfMapType.LruHash, "ps_t_stream", 4096);
         var now = MonotonicClock.NowNs();
         var keys = Enumerable.Range(0, 300).Select(i => Flows.Key("10.1.0.1", 1000 + i, "10.1.0.2", 80)).ToArray();
         map.UpdateBatch<ps_flow_key, ps_flow_value>(keys, keys.Select(_ => Flows.Value(now)).ToArray());
@@ -79,7 +79,7 @@ public sealed class MapStreamActorSpecs : TestKit
     [Fact]
     public void Should_delete_idle_flows_from_the_kernel_map_and_report_them_expired()
     {
-        using var map = BpfMap.Create(BpfMapType.LruHash, "ps_t_idle", 40, 152, 1024);
+        using var map = BpfMap.Create<ps_flow_key, ps_flow_value>(BpfMapType.LruHash, "ps_t_idle", 1024);
         var now = MonotonicClock.NowNs();
         var live = Flows.Key("10.1.0.1", 1000, "10.1.0.2", 80);
         var stale = Flows.Key("10.1.0.1", 1001, "10.1.0.2", 80);
@@ -103,7 +103,7 @@ public sealed class MapStreamActorSpecs : TestKit
     [Fact]
     public void Should_feed_the_node_view_that_answers_connection_queries()
     {
-        using var map = BpfMap.Create(BpfMapType.LruHash, "ps_t_view", 40, 152, 1024);
+        using var map = BpfMap.Create<ps_flow_key, ps_flow_value>(BpfMapType.LruHash, "ps_t_view", 1024);
         var now = MonotonicClock.NowNs();
         map.Update(Flows.Key("10.1.0.1", 1000, "10.1.0.2", 443), Flows.Value(now, bytesA: 5000, packetsB: 3, bytesB: 700));
         var bus = new TelemetryBus(Sys);
@@ -117,6 +117,26 @@ public sealed class MapStreamActorSpecs : TestKit
             Assert.Equal(5700ul, flow.Bytes);
             Assert.Equal("veth-t", flow.Interface);
             Assert.Equal("node", flow.Node);
+        }, TimeSpan.FromSeconds(5), TimeSpan.FromMilliseconds(100));
+    }
+
+    [Fact]
+    public void Should_bring_a_view_that_subscribed_late_up_to_date_by_a_resync()
+    {
+        using var map = BpfMap.Create<ps_flow_key, ps_flow_value>(BpfMapType.LruHash, "ps_t_late", 1024);
+        var now = MonotonicClock.NowNs();
+        map.Update(Flows.Key("10.1.0.1", 1000, "10.1.0.2", 8080), Flows.Value(now, bytesA: 1234));
+        var (bus, probe) = Subscribe();
+        Sys.ActorOf(MapStreamActor<ps_flow_key, ps_flow_value>.Props("veth-t", map, bus, Settings, Spec));
+        var changes = new List<MapChange<ps_flow_key, ps_flow_value>>();
+        NextFinal(probe, changes, new());
+        Assert.Single(changes); // published as new before the view existed; the map never changes again
+
+        var view = Sys.ActorOf(NodeViewActor.Props("node", ["veth-t"], bus));
+        AwaitAssert(() =>
+        {
+            var response = view.Ask<ConnectionsResponse>(new GetConnections(new ConnectionQuery()), TimeSpan.FromSeconds(3)).Result;
+            Assert.Equal(1234ul, Assert.Single(response.Connections).Bytes);
         }, TimeSpan.FromSeconds(5), TimeSpan.FromMilliseconds(100));
     }
 }

@@ -42,7 +42,7 @@ public sealed class BpfMapSpecs
     [InlineData(5_000, 7)]
     public void Should_batch_read_every_entry_of_a_flow_map_exactly_once(int entries, int batch)
     {
-        using var map = BpfMap.Create(BpfMapType.LruHash, "ps_t_flows", 40, 152, (uint)(entries * 2));
+        using var map = BpfMap.Create<ps_flow_key, ps_flow_value>(BpfMapType.LruHash, "ps_t_flows", (uint)(entries * 2));
         var keys = Enumerable.Range(0, entries).Select(Key).ToArray();
         var values = Enumerable.Range(0, entries).Select(i => new ps_flow_value { last_seen_ns = (ulong)i + 1 }).ToArray();
         map.UpdateBatch<ps_flow_key, ps_flow_value>(keys, values);

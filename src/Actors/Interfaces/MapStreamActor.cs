@@ -43,6 +43,7 @@ public sealed class MapStreamActor<TKey, TValue> : ReceiveActor, IWithTimers
         _tracker = new DeltaTracker<TKey, TValue>(spec.LastSeen);
         _keys = new TKey[settings.ChunkSize];
         _values = new TValue[settings.ChunkSize];
+        Receive<ResyncTelemetry>(r => r.Interface == _interface, _ => _tracker.Reset());
         ReceiveAsync<Read>(async _ =>
         {
             await ReadOnceAsync();
@@ -58,10 +59,15 @@ public sealed class MapStreamActor<TKey, TValue> : ReceiveActor, IWithTimers
     protected override void PreStart()
     {
         _queue = _bus.CreateProducer();
+        Context.System.EventStream.Subscribe<ResyncTelemetry>(Self);
         Self.Tell(Read.Instance);
     }
 
-    protected override void PostStop() => _queue?.Complete();
+    protected override void PostStop()
+    {
+        Context.System.EventStream.Unsubscribe(Self);
+        _queue?.Complete();
+    }
 
     /// <summary>One full read: publish changes chunk by chunk (with backpressure), delete idle entries, publish removals.</summary>
     private async Task ReadOnceAsync()

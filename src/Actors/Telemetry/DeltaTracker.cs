@@ -29,6 +29,9 @@ public sealed class DeltaTracker<TKey, TValue>
     public ulong Evicted { get; private set; }
     public int Count => _known.Count;
 
+    /// <summary>Forgets what was seen, so the next read reports every entry as new (for consumers that resync).</summary>
+    public void Reset() => _known.Clear();
+
     /// <summary>Starts a read; call <see cref="Observe"/> per entry, then <see cref="EndRead"/>.</summary>
     public void BeginRead()
     {

@@ -46,3 +46,9 @@ public sealed record MapReadSummary(long Active, ulong Created, ulong Expired, u
 public sealed record StatsReading(string Interface, ReadClock Clock, ps_counter[] Counters, KeyValuePair<ps_icmp_hist_key, ps_counter>[] IcmpHistogram) : ITelemetry;
 
 public sealed record InterfaceStateChanged(string Interface, int IfIndex, string State, string? XdpMode, string? Error, DateTimeOffset Since) : ITelemetry;
+
+/// <summary>
+/// Asks the map streams of an interface to publish every entry again at their next read, because a
+/// consumer's picture diverged (it subscribed late, or a chunk was lost). Sent on the EventStream.
+/// </summary>
+public sealed record ResyncTelemetry(string Interface);

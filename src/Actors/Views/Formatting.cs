@@ -46,7 +46,7 @@ public static unsafe class Formatting
     }
 
     public static FlowDirection Direction(in ps_flow_side s) => new(
-        s.packets, s.bytes, s.payload_bytes, s.tcp_flags, FlowState.FlagNames(s.tcp_flags),
+        s.packets, s.bytes, s.payload_bytes, s.data_bytes, s.tcp_flags, FlowState.FlagNames(s.tcp_flags),
         s.last_seq, s.last_ack, s.window, s.ip_id, s.ttl, s.retransmits, s.out_of_order, s.dup_acks, s.zero_windows);
 
     public static FlowRecord Flow(string node, string iface, in ps_flow_key key, in ps_flow_value value,

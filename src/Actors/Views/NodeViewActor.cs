@@ -42,8 +42,20 @@ public sealed class NodeViewActor : ReceiveActor
 
         Receive<StreamInit>(_ => Sender.Tell(StreamAck.Instance));
         Receive<StreamComplete>(_ => { });
-        Receive<MapDelta<ps_flow_key, ps_flow_value>>(d => { View(d.Interface).Apply(d); Sender.Tell(StreamAck.Instance); });
-        Receive<MapDelta<ps_icmp_key, ps_icmp_value>>(d => { View(d.Interface).Apply(d); Sender.Tell(StreamAck.Instance); });
+        Receive<MapDelta<ps_flow_key, ps_flow_value>>(d =>
+        {
+            var view = View(d.Interface);
+            view.Apply(d);
+            CheckInSync(d.Interface, d.Final, view.FlowCount);
+            Sender.Tell(StreamAck.Instance);
+        });
+        Receive<MapDelta<ps_icmp_key, ps_icmp_value>>(d =>
+        {
+            var view = View(d.Interface);
+            view.Apply(d);
+            CheckInSync(d.Interface, d.Final, view.IcmpCount);
+            Sender.Tell(StreamAck.Instance);
+        });
         Receive<StatsReading>(r => { View(r.Interface).Apply(r); Sender.Tell(StreamAck.Instance); });
         Receive<InterfaceStateChanged>(s =>
         {
@@ -64,6 +76,14 @@ public sealed class NodeViewActor : ReceiveActor
 
     public static Props Props(string node, IReadOnlyList<string> interfaces, TelemetryBus bus) =>
         Akka.Actor.Props.Create(() => new NodeViewActor(node, interfaces, bus));
+
+    // A view that joined late or lost a chunk holds a different number of entries than the map
+    // stream tracks: ask for a full republish instead of staying wrong until each entry changes.
+    private static void CheckInSync(string iface, MapReadSummary? final, long count)
+    {
+        if (final is not null && final.Active != count)
+            Context.System.EventStream.Publish(new ResyncTelemetry(iface));
+    }
 
     private InterfaceView View(string iface)
     {

@@ -53,6 +53,11 @@ public sealed unsafe class BpfMap : IDisposable
         return new BpfMap(new SafeFileDescriptorHandle(fd), name, type, keySize, valueSize, maxEntries);
     }
 
+    /// <summary>Creates a standalone map sized for <typeparamref name="TKey"/>/<typeparamref name="TValue"/>.</summary>
+    public static BpfMap Create<TKey, TValue>(BpfMapType type, string name, uint maxEntries)
+        where TKey : unmanaged where TValue : unmanaged =>
+        Create(type, name, (uint)sizeof(TKey), (uint)sizeof(TValue), maxEntries);
+
     public string Name { get; }
 
     public BpfMapType Type => _type ?? (BpfMapType)Interop.Libbpf.bpf_map__type(_map);

@@ -83,6 +83,7 @@ public struct ps_flow_side
     public ulong packets;
     public ulong bytes;
     public ulong payload_bytes;
+    public ulong data_bytes;
     public uint next_seq;
     public uint last_seq;
     public uint last_ack;

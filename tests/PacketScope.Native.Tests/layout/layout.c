@@ -15,7 +15,8 @@ int main(void)
 	F(ps_flow_key, vlan_id); F(ps_flow_key, family); F(ps_flow_key, proto);
 
 	S(ps_flow_side);
-	F(ps_flow_side, packets); F(ps_flow_side, bytes); F(ps_flow_side, payload_bytes); F(ps_flow_side, next_seq);
+	F(ps_flow_side, packets); F(ps_flow_side, bytes); F(ps_flow_side, payload_bytes); F(ps_flow_side, data_bytes);
+	F(ps_flow_side, next_seq);
 	F(ps_flow_side, last_seq); F(ps_flow_side, last_ack); F(ps_flow_side, retransmits); F(ps_flow_side, out_of_order);
 	F(ps_flow_side, dup_acks); F(ps_flow_side, zero_windows); F(ps_flow_side, window); F(ps_flow_side, ip_id);
 	F(ps_flow_side, ttl); F(ps_flow_side, tcp_flags); F(ps_flow_side, hooks); F(ps_flow_side, seq_valid); F(ps_flow_side, _pad);

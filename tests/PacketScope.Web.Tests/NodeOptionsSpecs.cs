@@ -1,0 +1,111 @@
+// Node options: defaults, precedence (HOCON < file < environment < command line), and clear errors.
+using System.Net;
+using PacketScope.Native;
+using PacketScope.Web.Hosting;
+using Xunit;
+
+namespace PacketScope.Web.Tests;
+
+public sealed class NodeOptionsSpecs
+{
+    private static readonly string Defaults = File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "config", "packetscope.conf"));
+    private static readonly Dictionary<string, string?> NoEnv = new();
+
+    private static NodeOptions Parse(params string[] args) => NodeOptions.Parse(args, NoEnv, Defaults);
+
+    [Fact]
+    public void Should_default_to_loopback_8080_one_second_auto_mode()
+    {
+        var o = Parse();
+        Assert.Equal(new IPEndPoint(IPAddress.Loopback, 8080), o.Api);
+        Assert.Equal(TimeSpan.FromSeconds(1), o.Interval);
+        Assert.Equal(XdpMode.Auto, o.XdpMode);
+        Assert.Equal("./data", o.DataDirectory);
+        Assert.Equal(1_048_576u, o.MaxFlows);
+        Assert.Empty(o.Interfaces);
+    }
+
+    [Fact]
+    public void Should_accept_repeated_interfaces_and_the_seed_s_single_dash_forms()
+    {
+        var o = Parse("-iface", "eth0", "--iface", "eth1", "-interval", "5", "-api", ":9090", "--xdp-mode=generic");
+        Assert.Equal(["eth0", "eth1"], o.Interfaces);
+        Assert.Equal(TimeSpan.FromSeconds(5), o.Interval);
+        Assert.Equal(new IPEndPoint(IPAddress.Any, 9090), o.Api);
+        Assert.Equal(XdpMode.Generic, o.XdpMode);
+    }
+
+    [Fact]
+    public void Should_let_the_command_line_beat_the_environment_beat_the_config_file()
+    {
+        var file = Path.Combine(Path.GetTempPath(), $"ps-{Guid.NewGuid():N}.conf");
+        File.WriteAllText(file, "packetscope { interval = 3s, api = \"127.0.0.1:7000\", interfaces = [\"eth9\"], data = /var/lib/ps }");
+        try
+        {
+            var env = new Dictionary<string, string?> { ["PACKETSCOPE_API"] = "127.0.0.1:7100", ["PACKETSCOPE_CONFIG"] = file };
+            var fromFileAndEnv = NodeOptions.Parse([], env, Defaults);
+            Assert.Equal(TimeSpan.FromSeconds(3), fromFileAndEnv.Interval);
+            Assert.Equal(7100, fromFileAndEnv.Api.Port);
+            Assert.Equal(["eth9"], fromFileAndEnv.Interfaces);
+            Assert.Equal("/var/lib/ps", fromFileAndEnv.DataDirectory);
+
+            var cli = NodeOptions.Parse(["--api", "127.0.0.1:7200", "--iface", "lo"], env, Defaults);
+            Assert.Equal(7200, cli.Api.Port);
+            Assert.Equal(["lo"], cli.Interfaces);
+        }
+        finally
+        {
+            File.Delete(file);
+        }
+    }
+
+    [Fact]
+    public void Should_split_a_comma_separated_interface_list_from_the_environment()
+    {
+        var o = NodeOptions.Parse([], new Dictionary<string, string?> { ["PACKETSCOPE_IFACE"] = "eth0, eth1" }, Defaults);
+        Assert.Equal(["eth0", "eth1"], o.Interfaces);
+    }
+
+    [Theory]
+    [InlineData("--interval", "0", "interval")]
+    [InlineData("--interval", "abc", "interval")]
+    [InlineData("--api", "nohost", "api")]
+    [InlineData("--api", "127.0.0.1:70000", "api")]
+    [InlineData("--xdp-mode", "turbo", "xdp-mode")]
+    [InlineData("--max-flows", "-5", "max-flows")]
+    [InlineData("--max-flows", "12", "max-flows")]
+    [InlineData("--config", "/nonexistent.conf", "config")]
+    public void Should_name_the_option_and_the_reason_for_a_bad_value(string option, string value, string name)
+    {
+        var e = Assert.Throws<OptionsException>(() => Parse(option, value));
+        Assert.Equal(name, e.Option);
+        Assert.StartsWith($"--{name}: ", e.Message);
+    }
+
+    [Fact]
+    public void Should_reject_an_unknown_option_and_a_missing_value()
+    {
+        Assert.Contains("unknown option", Assert.Throws<OptionsException>(() => Parse("--ifcae", "eth0")).Message);
+        Assert.Contains("needs a value", Assert.Throws<OptionsException>(() => Parse("--iface")).Message);
+        Assert.Contains("unexpected argument", Assert.Throws<OptionsException>(() => Parse("eth0")).Message);
+    }
+
+    [Fact]
+    public void Should_find_the_default_route_interface()
+    {
+        var routes = Path.Combine(Path.GetTempPath(), $"ps-route-{Guid.NewGuid():N}");
+        File.WriteAllText(routes, """
+            Iface	Destination	Gateway 	Flags	RefCnt	Use	Metric	Mask		MTU	Window	IRTT
+            eth1	0000A8C0	00000000	0001	0	0	0	00FFFFFF	0	0	0
+            eth0	00000000	0101A8C0	0003	0	0	0	00000000	0	0	0
+            """);
+        try
+        {
+            Assert.Equal("eth0", NodeOptions.DefaultRouteInterface(routes));
+        }
+        finally
+        {
+            File.Delete(routes);
+        }
+    }
+}
