@@ -7,7 +7,7 @@ namespace PacketScope.Actors.Tests;
 
 public sealed class DeltaTrackerSpecs
 {
-    private readonly DeltaTracker<ps_flow_key, ps_flow_value> _tracker = new(v => v.last_seen_ns);
+    private readonly DeltaTracker<ps_flow_key, ps_flow_value> _tracker = new();
     private readonly ps_flow_key _a = Flows.Key("10.0.0.1", 1000, "10.0.0.2", 80);
     private readonly ps_flow_key _b = Flows.Key("10.0.0.1", 1001, "10.0.0.2", 80);
 
@@ -41,6 +41,15 @@ public sealed class DeltaTrackerSpecs
         Assert.False(change.IsNew);
         Assert.Equal(2ul, change.Value.side_a.packets);
         Assert.Empty(removals);
+    }
+
+    [Fact]
+    public void Should_see_a_change_in_counters_even_when_last_seen_stayed_the_same()
+    {
+        // A batch read can copy a value mid-update: the new last_seen with the old counters.
+        Read((_a, Flows.Value(10, packetsA: 2), false));
+        var (changes, _) = Read((_a, Flows.Value(10, packetsA: 3), false));
+        Assert.Equal(3ul, Assert.Single(changes).Value.side_a.packets);
     }
 
     [Fact]

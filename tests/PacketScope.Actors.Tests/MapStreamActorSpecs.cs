@@ -17,8 +17,7 @@ public sealed class MapStreamActorSpecs : TestKit
     private static readonly ConntrackSettings Settings = new("node", TimeSpan.FromMilliseconds(100), XdpMode.Auto, 4096, 1024, "unused",
         FlowIdleTimeout: TimeSpan.FromSeconds(120), ClosedFlowTimeout: TimeSpan.FromSeconds(10)) { ChunkSize = 64 };
 
-    private static readonly MapStreamSpec<ps_flow_key, ps_flow_value> Spec = new(
-        v => v.last_seen_ns, (k, v, now) => FlowState.IsIdle(k, v, now, Settings));
+    private static readonly MapStreamSpec<ps_flow_key, ps_flow_value> Spec = new((k, v, now) => FlowState.IsIdle(k, v, now, Settings));
 
     private (TelemetryBus Bus, Akka.TestKit.TestProbe Probe) Subscribe()
     {

@@ -51,11 +51,8 @@ public sealed class InterfaceActor : ReceiveActor
             _settings.XdpMode.ToString().ToLowerInvariant(), _settings.MaxFlows);
         _bus.Publish(new InterfaceStateChanged(_interface, ifindex, "attached", _settings.XdpMode.ToString().ToLowerInvariant(), null, DateTimeOffset.UtcNow));
 
-        var flowSpec = new MapStreamSpec<ps_flow_key, ps_flow_value>(
-            v => v.last_seen_ns,
-            (k, v, now) => FlowState.IsIdle(k, v, now, _settings));
+        var flowSpec = new MapStreamSpec<ps_flow_key, ps_flow_value>((k, v, now) => FlowState.IsIdle(k, v, now, _settings));
         var icmpSpec = new MapStreamSpec<ps_icmp_key, ps_icmp_value>(
-            v => v.last_seen_ns,
             (_, v, now) => now > v.last_seen_ns && now - v.last_seen_ns > (ulong)_settings.FlowIdleTimeout.Ticks * 100);
         Context.ActorOf(MapStreamActor<ps_flow_key, ps_flow_value>.Props(_interface, _program.Flows, _bus, _settings, flowSpec), "flows");
         Context.ActorOf(MapStreamActor<ps_icmp_key, ps_icmp_value>.Props(_interface, _program.Icmp, _bus, _settings, icmpSpec), "icmp");

@@ -8,10 +8,8 @@ using PacketScope.Native;
 
 namespace PacketScope.Actors.Interfaces;
 
-/// <summary>How a map stream reads its entries: timestamps and idle rules per entry type.</summary>
-public sealed record MapStreamSpec<TKey, TValue>(
-    Func<TValue, ulong> LastSeen,
-    Func<TKey, TValue, ulong, bool> IsIdle)
+/// <summary>How a map stream decides that an entry has been idle too long (key, value, now in ns).</summary>
+public sealed record MapStreamSpec<TKey, TValue>(Func<TKey, TValue, ulong, bool> IsIdle)
     where TKey : unmanaged where TValue : unmanaged;
 
 public sealed class MapStreamActor<TKey, TValue> : ReceiveActor, IWithTimers
@@ -40,7 +38,7 @@ public sealed class MapStreamActor<TKey, TValue> : ReceiveActor, IWithTimers
         _bus = bus;
         _settings = settings;
         _spec = spec;
-        _tracker = new DeltaTracker<TKey, TValue>(spec.LastSeen);
+        _tracker = new DeltaTracker<TKey, TValue>();
         _keys = new TKey[settings.ChunkSize];
         _values = new TValue[settings.ChunkSize];
         Receive<ResyncTelemetry>(r => r.Interface == _interface, _ => _tracker.Reset());

@@ -4,7 +4,7 @@ using System.Runtime.InteropServices;
 namespace PacketScope.Actors.Telemetry;
 
 /// <summary>
-/// Remembers only each key's last-seen timestamp and the read that last saw it, so a million flows
+/// Remembers only a fingerprint of each entry and the read that last saw it, so a million flows
 /// cost tens of MB here; the full records live in the consumers. Not thread-safe: one owner.
 /// </summary>
 public sealed class DeltaTracker<TKey, TValue>
@@ -12,17 +12,19 @@ public sealed class DeltaTracker<TKey, TValue>
 {
     private struct Seen
     {
-        public ulong LastSeen;
+        public ulong Fingerprint;
         public uint Generation;
     }
 
-    private readonly Func<TValue, ulong> _lastSeen;
+    private readonly Func<TValue, ulong> _fingerprint;
     private readonly Dictionary<TKey, Seen> _known = new();
     private readonly List<MapChange<TKey, TValue>> _changes = new();
     private readonly List<TKey> _idle = new();
     private uint _generation;
 
-    public DeltaTracker(Func<TValue, ulong> lastSeen) => _lastSeen = lastSeen;
+    public DeltaTracker() : this(v => Telemetry.Fingerprint.Of(v)) { }
+
+    public DeltaTracker(Func<TValue, ulong> fingerprint) => _fingerprint = fingerprint;
 
     public ulong Created { get; private set; }
     public ulong Expired { get; private set; }
@@ -51,12 +53,12 @@ public sealed class DeltaTracker<TKey, TValue>
             _idle.Add(key);
             return false;
         }
-        var seen = _lastSeen(value);
+        var seen = _fingerprint(value);
         ref var entry = ref CollectionsMarshal.GetValueRefOrAddDefault(_known, key, out var known);
         entry.Generation = _generation;
-        if (known && entry.LastSeen == seen)
+        if (known && entry.Fingerprint == seen)
             return false;
-        entry.LastSeen = seen;
+        entry.Fingerprint = seen;
         if (!known)
             Created++;
         _changes.Add(new MapChange<TKey, TValue>(key, value, !known));

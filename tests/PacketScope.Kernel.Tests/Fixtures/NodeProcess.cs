@@ -1,0 +1,141 @@
+// The real node binary as a child process: started with options, probed over HTTP, stopped by signal.
+using System.Diagnostics;
+using System.Net;
+using System.Net.Http.Json;
+using System.Net.Sockets;
+using System.Text;
+using System.Text.Json;
+
+namespace PacketScope.Kernel.Tests.Fixtures;
+
+public sealed class NodeProcess : IDisposable
+{
+    private readonly Process _process;
+    private readonly StringBuilder _output = new();
+
+    private NodeProcess(Process process, int port)
+    {
+        _process = process;
+        Port = port;
+        Http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}"), Timeout = TimeSpan.FromSeconds(10) };
+    }
+
+    public int Port { get; }
+    public HttpClient Http { get; }
+    public int Pid => _process.Id;
+    public bool HasExited => _process.HasExited;
+    public int ExitCode => _process.ExitCode;
+
+    public string Output
+    {
+        get
+        {
+            lock (_output)
+                return _output.ToString();
+        }
+    }
+
+    /// <summary>The node's entry assembly, built beside this test project in the same configuration.</summary>
+    public static string NodeDll
+    {
+        get
+        {
+            var configuration = AppContext.BaseDirectory.Contains("/Release/", StringComparison.Ordinal) ? "Release" : "Debug";
+            var dir = new DirectoryInfo(AppContext.BaseDirectory);
+            while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "PacketScope.sln")))
+                dir = dir.Parent;
+            return Path.Combine(dir!.FullName, "src", "Node", "bin", configuration, "net10.0", "packetscope.dll");
+        }
+    }
+
+    public static int FreePort()
+    {
+        using var l = new TcpListener(IPAddress.Loopback, 0);
+        l.Start();
+        return ((IPEndPoint)l.LocalEndpoint).Port;
+    }
+
+    /// <summary>Starts the node with <paramref name="args"/> plus --api on a free loopback port (unless given).</summary>
+    public static NodeProcess Start(IEnumerable<string> args, int? port = null, string? runAs = null)
+    {
+        var p = port ?? FreePort();
+        var all = args.ToList();
+        if (!all.Contains("--api"))
+            all.AddRange(["--api", $"127.0.0.1:{p}"]);
+        var psi = runAs is null ? new ProcessStartInfo("dotnet") : new ProcessStartInfo("setpriv");
+        if (runAs is not null)
+            foreach (var a in new[] { $"--reuid={runAs}", $"--regid={runAs}", "--clear-groups", "dotnet" })
+                psi.ArgumentList.Add(a);
+        psi.ArgumentList.Add(NodeDll);
+        foreach (var a in all)
+            psi.ArgumentList.Add(a);
+        psi.RedirectStandardOutput = true;
+        psi.RedirectStandardError = true;
+        psi.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
+        psi.Environment["DOTNET_NOLOGO"] = "1";
+        var process = new Process { StartInfo = psi };
+        var node = new NodeProcess(process, p);
+        process.OutputDataReceived += (_, e) => node.Append(e.Data);
+        process.ErrorDataReceived += (_, e) => node.Append(e.Data);
+        process.Start();
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        return node;
+    }
+
+    private void Append(string? line)
+    {
+        if (line is null)
+            return;
+        lock (_output)
+            _output.AppendLine(line);
+    }
+
+    /// <summary>Waits until /api/health says every interface is attached.</summary>
+    public void WaitReady(double timeoutSeconds = 30)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(timeoutSeconds);
+        while (DateTime.UtcNow < deadline)
+        {
+            if (_process.HasExited)
+                throw new InvalidOperationException($"node exited with {_process.ExitCode} before it was ready:\n{Output}");
+            try
+            {
+                if (Http.GetAsync("/api/health").Result.StatusCode == HttpStatusCode.OK)
+                    return;
+            }
+            catch (AggregateException)
+            {
+                // Not listening yet.
+            }
+            Thread.Sleep(100);
+        }
+        throw new TimeoutException($"node not ready after {timeoutSeconds} s:\n{Output}");
+    }
+
+    public JsonElement GetJson(string path)
+    {
+        var response = Http.GetAsync(path).Result;
+        var body = response.Content.ReadAsStringAsync().Result;
+        if (!response.IsSuccessStatusCode)
+            throw new InvalidOperationException($"GET {path}: {(int)response.StatusCode} {body}");
+        return JsonDocument.Parse(body).RootElement;
+    }
+
+    public void Signal(string signal) => Shell.Run("kill", $"-{signal}", _process.Id.ToString());
+
+    public bool WaitForExit(double seconds) => _process.WaitForExit(TimeSpan.FromSeconds(seconds));
+
+    public void Dispose()
+    {
+        if (!_process.HasExited)
+        {
+            Signal("TERM");
+            if (!_process.WaitForExit(TimeSpan.FromSeconds(15)))
+                _process.Kill(entireProcessTree: true);
+        }
+        _process.WaitForExit();
+        Http.Dispose();
+        _process.Dispose();
+    }
+}

@@ -1,0 +1,172 @@
+// The node end to end: the real binary on a veth, traffic in a namespace, answers over REST; clean exits.
+using System.Net;
+using System.Net.Sockets;
+using System.Text.Json;
+using PacketScope.Kernel.Tests.Fixtures;
+using PacketScope.Native;
+using Xunit;
+
+namespace PacketScope.Kernel.Tests;
+
+public sealed class NodeProcessSpecs : IDisposable
+{
+    private readonly VethNamespace _ns = VethNamespace.Create();
+
+    public void Dispose() => _ns.Dispose();
+
+    private string[] Args(params string[] extra) =>
+        ["--iface", _ns.HostInterface, "--interval", "0.2", "--max-flows", "65536", "--node-name", "node-under-test", .. extra];
+
+    private void AssertNothingAttached()
+    {
+        Assert.Equal(0u, NetInterface.XdpProgramId(_ns.HostIndex));
+        Assert.Empty(NetInterface.TcxProgramIds(_ns.HostIndex, BpfAttachKind.TcxEgress));
+    }
+
+    [Fact]
+    public async Task Should_serve_the_connections_ICMP_and_stats_of_real_traffic()
+    {
+        using var node = NodeProcess.Start(Args());
+        node.WaitReady();
+
+        _ns.Ping(3);
+        const int size = 123_456;
+        using var listener = new TcpListener(_ns.HostAddress, 0);
+        listener.Start();
+        var port = ((IPEndPoint)listener.LocalEndpoint).Port;
+        var server = Task.Run(async () =>
+        {
+            using var c = await listener.AcceptTcpClientAsync();
+            await c.GetStream().CopyToAsync(Stream.Null);
+        });
+        _ns.InNamespace("bash", "-c", $"head -c {size} /dev/zero > /dev/tcp/{_ns.HostAddress}/{port}");
+        await server.WaitAsync(TimeSpan.FromSeconds(10));
+
+        var tcp = Shell.WaitFor(() => node.GetJson($"/api/connections?protocol=tcp&port={port}"),
+            j => j.GetArrayLength() == 1 && j[0].GetProperty("state").GetString() == "closed", "the closed TCP flow in the API");
+        var flow = tcp[0];
+        Assert.Equal(_ns.PeerAddress.ToString(), flow.GetProperty("src").GetString());
+        Assert.Equal(_ns.HostAddress.ToString(), flow.GetProperty("dst").GetString());
+        Assert.Equal(port, flow.GetProperty("dst_port").GetInt32());
+        Assert.Equal((ulong)size, flow.GetProperty("orig").GetProperty("data_bytes").GetUInt64());
+        Assert.Equal("node-under-test", flow.GetProperty("node").GetString());
+        Assert.Equal(_ns.HostInterface, flow.GetProperty("interface").GetString());
+        Assert.Contains("SYN", flow.GetProperty("orig").GetProperty("tcp_flag_names").EnumerateArray().Select(e => e.GetString()));
+        Assert.Equal($"{_ns.PeerAddress}:{flow.GetProperty("src_port").GetInt32()} -> {_ns.HostAddress}:{port} (TCP)", flow.GetProperty("key").GetString());
+        Assert.StartsWith("Packets: ", flow.GetProperty("info").GetString());
+        Assert.True(DateTimeOffset.TryParse(flow.GetProperty("last_seen").GetString(), out var lastSeen));
+        Assert.InRange((DateTimeOffset.UtcNow - lastSeen).TotalSeconds, -1, 30);
+
+        var icmpFlow = Assert.Single(node.GetJson($"/api/connections?protocol=icmp&address={_ns.PeerAddress}").EnumerateArray());
+        Assert.Equal(3ul, icmpFlow.GetProperty("orig").GetProperty("packets").GetUInt64());
+        Assert.Equal(3ul, icmpFlow.GetProperty("reply").GetProperty("packets").GetUInt64());
+
+        var requests = Shell.WaitFor(() => node.GetJson("/api/icmp?type=8"), j => j.GetArrayLength() == 1, "echo requests in /api/icmp");
+        Assert.Equal(3ul, requests[0].GetProperty("packets").GetUInt64());
+        Assert.Equal("egress", requests[0].GetProperty("direction").GetString());
+        Assert.Equal("echo_request", requests[0].GetProperty("type_name").GetString());
+
+        var stats = Shell.WaitFor(() => node.GetJson("/api/stats"),
+            j => j.GetProperty("interfaces").GetArrayLength() == 1
+                 && j.GetProperty("interfaces")[0].GetProperty("egress").GetProperty("icmp").GetProperty("packets").GetUInt64() >= 3,
+            "ICMP packets in /api/stats");
+        var iface = stats.GetProperty("interfaces")[0];
+        Assert.True(iface.GetProperty("ingress").GetProperty("tcp").GetProperty("bytes").GetUInt64() > size);
+        Assert.True(iface.GetProperty("flows").GetProperty("active").GetInt64() >= 2);
+        Assert.Equal(0ul, iface.GetProperty("losses").GetProperty("flow_map_full").GetUInt64());
+
+        var bad = await node.Http.GetAsync("/api/connections?limit=0");
+        Assert.Equal(HttpStatusCode.BadRequest, bad.StatusCode);
+        var error = JsonDocument.Parse(await bad.Content.ReadAsStringAsync()).RootElement;
+        Assert.Equal("limit", error.GetProperty("field").GetString());
+    }
+
+    [Fact]
+    public void Should_detach_everything_and_exit_0_on_SIGTERM()
+    {
+        using var node = NodeProcess.Start(Args());
+        node.WaitReady();
+        Assert.NotEqual(0u, NetInterface.XdpProgramId(_ns.HostIndex));
+        Assert.Single(NetInterface.TcxProgramIds(_ns.HostIndex, BpfAttachKind.TcxEgress));
+
+        node.Signal("TERM");
+        Assert.True(node.WaitForExit(20), "the node did not stop within 20 s");
+        Assert.Equal(0, node.ExitCode);
+        AssertNothingAttached();
+        Assert.Contains("detached", node.Output);
+    }
+
+    [Fact]
+    public void Should_leave_nothing_attached_after_kill_9_so_a_restart_attaches_again()
+    {
+        using (var node = NodeProcess.Start(Args()))
+        {
+            node.WaitReady();
+            node.Signal("KILL");
+            Assert.True(node.WaitForExit(10));
+        }
+        Shell.WaitFor(() => NetInterface.XdpProgramId(_ns.HostIndex), id => id == 0, "the kernel to drop the dead node's XDP link");
+        AssertNothingAttached();
+
+        using var restarted = NodeProcess.Start(Args());
+        restarted.WaitReady();
+        _ns.Ping(1);
+        Shell.WaitFor(() => restarted.GetJson("/api/connections?protocol=icmp"), j => j.GetArrayLength() == 1, "the ping in the restarted node");
+    }
+
+    [Fact]
+    public void Should_refuse_a_missing_interface_with_one_line_and_exit_1()
+    {
+        using var node = NodeProcess.Start(["--iface", "psnosuch0"]);
+        Assert.True(node.WaitForExit(30));
+        Assert.Equal(1, node.ExitCode);
+        Assert.Equal("packetscope: interface 'psnosuch0' does not exist: pick one from `ip -br link` and pass it with --iface", node.Output.Trim());
+    }
+
+    [Fact]
+    public void Should_refuse_a_bad_option_with_exit_2()
+    {
+        using var node = NodeProcess.Start(["--iface", _ns.HostInterface, "--interval", "soon"]);
+        Assert.True(node.WaitForExit(30));
+        Assert.Equal(2, node.ExitCode);
+        Assert.StartsWith("packetscope: --interval: 'soon' is not a number of seconds", node.Output.Trim());
+        AssertNothingAttached();
+    }
+
+    [Fact]
+    public void Should_tell_a_non_root_user_to_run_as_root()
+    {
+        using var node = NodeProcess.Start(["--iface", _ns.HostInterface], runAs: "65534");
+        Assert.True(node.WaitForExit(30));
+        Assert.Equal(1, node.ExitCode);
+        Assert.Contains("must run as root", node.Output);
+        AssertNothingAttached();
+    }
+
+    [Fact]
+    public void Should_fail_clearly_when_the_API_port_is_taken_and_attach_nothing()
+    {
+        using var taken = new TcpListener(IPAddress.Loopback, 0);
+        taken.Start();
+        var port = ((IPEndPoint)taken.LocalEndpoint).Port;
+        using var node = NodeProcess.Start(Args(), port: port);
+        Assert.True(node.WaitForExit(30));
+        Assert.Equal(1, node.ExitCode);
+        Assert.Contains($"cannot listen on 127.0.0.1:{port}", node.Output);
+        AssertNothingAttached();
+    }
+
+    [Fact]
+    public void Should_fail_clearly_when_another_XDP_program_holds_the_interface()
+    {
+        var pass = Path.Combine(AppContext.BaseDirectory, "bpf", "test_xdp_pass.bpf.o");
+        Shell.Run("ip", "link", "set", "dev", _ns.HostInterface, "xdpdrv", "obj", pass, "sec", "xdp");
+        var foreign = NetInterface.XdpProgramId(_ns.HostIndex);
+        using var node = NodeProcess.Start(Args());
+        Assert.True(node.WaitForExit(30));
+        Assert.Equal(1, node.ExitCode);
+        Assert.Contains("attach XDP program ps_xdp_ingress", node.Output);
+        Assert.Equal(foreign, NetInterface.XdpProgramId(_ns.HostIndex)); // theirs untouched
+        Assert.Empty(NetInterface.TcxProgramIds(_ns.HostIndex, BpfAttachKind.TcxEgress));
+    }
+}
