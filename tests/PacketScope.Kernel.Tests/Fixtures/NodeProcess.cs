@@ -124,7 +124,14 @@ public sealed class NodeProcess : IDisposable
 
     public void Signal(string signal) => Shell.Run("kill", $"-{signal}", _process.Id.ToString());
 
-    public bool WaitForExit(double seconds) => _process.WaitForExit(TimeSpan.FromSeconds(seconds));
+    public bool WaitForExit(double seconds)
+    {
+        if (!_process.WaitForExit(TimeSpan.FromSeconds(seconds)))
+            return false;
+        // The timed overload does not wait for the redirected output to drain; this one does.
+        _process.WaitForExit();
+        return true;
+    }
 
     public void Dispose()
     {
