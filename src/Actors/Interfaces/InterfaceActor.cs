@@ -7,23 +7,48 @@ using PacketScope.Native.Shared;
 
 namespace PacketScope.Actors.Interfaces;
 
-public sealed class InterfaceActor : ReceiveActor
+public sealed class InterfaceActor : ReceiveActor, IWithTimers
 {
+    private sealed class CheckInterface
+    {
+        public static readonly CheckInterface Instance = new();
+    }
+
     private readonly string _interface;
     private readonly ConntrackSettings _settings;
     private readonly TelemetryBus _bus;
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private ConntrackProgram? _program;
+    private int _ifindex;
+    private string? _failure;
 
     public InterfaceActor(string iface, ConntrackSettings settings, TelemetryBus bus)
     {
         _interface = iface;
         _settings = settings;
         _bus = bus;
+        // The kernel drops our links when the device goes away (driver reload, veth deleted); a
+        // device that comes back under the same name has a new index. Either way: fail and reload.
+        Receive<CheckInterface>(_ =>
+        {
+            var now = NetInterface.IndexOf(_interface);
+            if (now != _ifindex)
+            {
+                var lost = new InterfaceLostException(_interface, _ifindex, now);
+                _failure = lost.Message;
+                throw lost;
+            }
+        });
     }
 
+    public ITimerScheduler Timers { get; set; } = null!;
+
     // Any failure in a map stream reloads the whole tracker (PostStop detaches, PreStart attaches again).
-    protected override SupervisorStrategy SupervisorStrategy() => new OneForOneStrategy(_ => Directive.Escalate);
+    protected override SupervisorStrategy SupervisorStrategy() => new OneForOneStrategy(e =>
+    {
+        _failure = e.Message;
+        return Directive.Escalate;
+    });
 
     public static string ActorName(string iface) => $"iface-{Uri.EscapeDataString(iface)}";
 
@@ -32,7 +57,7 @@ public sealed class InterfaceActor : ReceiveActor
 
     protected override void PreStart()
     {
-        var ifindex = NetInterface.IndexOf(_interface);
+        var ifindex = _ifindex = NetInterface.IndexOf(_interface);
         try
         {
             if (ifindex == 0)
@@ -57,6 +82,7 @@ public sealed class InterfaceActor : ReceiveActor
         Context.ActorOf(MapStreamActor<ps_flow_key, ps_flow_value>.Props(_interface, _program.Flows, _bus, _settings, flowSpec), "flows");
         Context.ActorOf(MapStreamActor<ps_icmp_key, ps_icmp_value>.Props(_interface, _program.Icmp, _bus, _settings, icmpSpec), "icmp");
         Context.ActorOf(StatsStreamActor.Props(_interface, _program.Stats, _program.IcmpHistogram, _bus, _settings.Interval), "stats");
+        Timers.StartPeriodicTimer(CheckInterface.Instance, CheckInterface.Instance, _settings.Interval);
     }
 
     // Children are stopped before this runs, so nothing reads the maps any more.
@@ -67,7 +93,9 @@ public sealed class InterfaceActor : ReceiveActor
         _program.Dispose();
         _program = null;
         _log.Info("{0}: detached", _interface);
-        _bus.Publish(new InterfaceStateChanged(_interface, NetInterface.IndexOf(_interface), "detached", null, null, DateTimeOffset.UtcNow));
+        _bus.Publish(_failure is null
+            ? new InterfaceStateChanged(_interface, _ifindex, "detached", null, null, DateTimeOffset.UtcNow)
+            : new InterfaceStateChanged(_interface, _ifindex, "failed", null, _failure, DateTimeOffset.UtcNow));
     }
 
     // A restart (after a child or read failure) goes through PostStop then PreStart: a clean reload.
@@ -77,3 +105,7 @@ public sealed class InterfaceActor : ReceiveActor
         base.PreRestart(reason, message);
     }
 }
+
+public sealed class InterfaceLostException(string iface, int was, int now) : Exception(now == 0
+    ? $"interface {iface} (index {was}) disappeared; waiting for it to come back"
+    : $"interface {iface} was recreated (index {was} -> {now}); attaching again");

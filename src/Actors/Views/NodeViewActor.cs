@@ -59,6 +59,9 @@ public sealed class NodeViewActor : ReceiveActor
         Receive<StatsReading>(r => { View(r.Interface).Apply(r); Sender.Tell(StreamAck.Instance); });
         Receive<InterfaceStateChanged>(s =>
         {
+            // A (re)attach means fresh kernel maps: what we held came from the old ones.
+            if (s.State == "attached")
+                _views[s.Interface] = new InterfaceView(s.Interface);
             _status[s.Interface] = new InterfaceStatus(s.Interface, s.IfIndex, s.State, s.XdpMode, s.Error, s.Since);
             Sender.Tell(StreamAck.Instance);
         });

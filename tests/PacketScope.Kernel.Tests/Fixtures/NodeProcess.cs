@@ -12,6 +12,7 @@ public sealed class NodeProcess : IDisposable
 {
     private readonly Process _process;
     private readonly StringBuilder _output = new();
+    private string? _copy;
 
     private NodeProcess(Process process, int port)
     {
@@ -63,10 +64,20 @@ public sealed class NodeProcess : IDisposable
         if (!all.Contains("--api"))
             all.AddRange(["--api", $"127.0.0.1:{p}"]);
         var psi = runAs is null ? new ProcessStartInfo("dotnet") : new ProcessStartInfo("setpriv");
+        var dll = NodeDll;
+        string? copy = null;
         if (runAs is not null)
+        {
             foreach (var a in new[] { $"--reuid={runAs}", $"--regid={runAs}", "--clear-groups", "dotnet" })
                 psi.ArgumentList.Add(a);
-        psi.ArgumentList.Add(NodeDll);
+            // The checkout may sit under a directory only root can enter: run a world-readable copy.
+            copy = Path.Combine(Path.GetTempPath(), $"ps-node-{Guid.NewGuid():N}");
+            Shell.Run("cp", "-r", Path.GetDirectoryName(dll)!, copy);
+            Shell.Run("chmod", "-R", "a+rX", copy);
+            dll = Path.Combine(copy, Path.GetFileName(dll));
+            psi.WorkingDirectory = copy;
+        }
+        psi.ArgumentList.Add(dll);
         foreach (var a in all)
             psi.ArgumentList.Add(a);
         psi.RedirectStandardOutput = true;
@@ -74,7 +85,7 @@ public sealed class NodeProcess : IDisposable
         psi.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
         psi.Environment["DOTNET_NOLOGO"] = "1";
         var process = new Process { StartInfo = psi };
-        var node = new NodeProcess(process, p);
+        var node = new NodeProcess(process, p) { _copy = copy };
         process.OutputDataReceived += (_, e) => node.Append(e.Data);
         process.ErrorDataReceived += (_, e) => node.Append(e.Data);
         process.Start();
@@ -144,5 +155,7 @@ public sealed class NodeProcess : IDisposable
         _process.WaitForExit();
         Http.Dispose();
         _process.Dispose();
+        if (_copy is not null)
+            Directory.Delete(_copy, recursive: true);
     }
 }

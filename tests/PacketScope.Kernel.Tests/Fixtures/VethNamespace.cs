@@ -51,6 +51,18 @@ public sealed class VethNamespace : IDisposable
     private void Setup()
     {
         Shell.Run("ip", "netns", "add", Namespace);
+        CreateLink();
+        // Port-unreachable replies are rate limited per namespace; tests count them exactly.
+        InNamespace("sysctl", "-qw", "net.ipv4.icmp_ratelimit=0");
+        InNamespace("sysctl", "-qw", "net.ipv6.icmp.ratelimit=0");
+    }
+
+    /// <summary>Deletes the veth pair (as a driver unload or a container restart would).</summary>
+    public void DeleteLink() => Shell.Run("ip", "link", "del", HostInterface);
+
+    /// <summary>Creates the veth pair again under the same names and addresses (a new ifindex).</summary>
+    public void CreateLink()
+    {
         Shell.Run("ip", "link", "add", HostInterface, "type", "veth", "peer", "name", PeerInterface, "netns", Namespace);
         Shell.Run("ip", "addr", "add", $"{HostAddress}/24", "dev", HostInterface);
         Shell.Run("ip", "-6", "addr", "add", $"{HostAddress6}/64", "dev", HostInterface, "nodad");
@@ -59,9 +71,6 @@ public sealed class VethNamespace : IDisposable
         InNamespace("ip", "addr", "add", $"{PeerAddress}/24", "dev", PeerInterface);
         InNamespace("ip", "-6", "addr", "add", $"{PeerAddress6}/64", "dev", PeerInterface, "nodad");
         InNamespace("ip", "link", "set", PeerInterface, "up");
-        // Port-unreachable replies are rate limited per namespace; tests count them exactly.
-        InNamespace("sysctl", "-qw", "net.ipv4.icmp_ratelimit=0");
-        InNamespace("sysctl", "-qw", "net.ipv6.icmp.ratelimit=0");
     }
 
     public string InNamespace(string file, params string[] args) =>
