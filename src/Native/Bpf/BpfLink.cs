@@ -3,17 +3,24 @@ namespace PacketScope.Native;
 
 public sealed class BpfLink : IDisposable
 {
-    private readonly SafeFileDescriptorHandle _fd;
+    // Either a raw link fd (bpf_link_create) or a libbpf struct bpf_link* (attach helpers).
+    private readonly System.Runtime.InteropServices.SafeHandle _handle;
 
     internal BpfLink(SafeFileDescriptorHandle fd, string description)
     {
-        _fd = fd;
+        _handle = fd;
+        Description = description;
+    }
+
+    internal BpfLink(SafeBpfLinkHandle link, string description)
+    {
+        _handle = link;
         Description = description;
     }
 
     public string Description { get; }
 
-    public bool IsAttached => !_fd.IsClosed;
+    public bool IsAttached => !_handle.IsClosed;
 
-    public void Dispose() => _fd.Dispose();
+    public void Dispose() => _handle.Dispose();
 }

@@ -57,6 +57,25 @@ public sealed class BpfProgram
     public BpfLink AttachTcx(string ifname, int ifindex, BpfAttachKind kind) =>
         Link(ifindex, kind.ToAttachType(), 0, $"attach TC program {Name} to {ifname} {kind.ToString().ToLowerInvariant()}");
 
+    /// <summary>Attaches to a kernel tracepoint, e.g. ("net", "netif_receive_skb"); disposing the link detaches.</summary>
+    public BpfLink AttachTracepoint(string category, string name)
+    {
+        var operation = $"attach {Name} to tracepoint {category}:{name}";
+        _owner.EnsureLoaded(operation);
+        Tracefs.EnsureMounted();
+        var link = BpfException.ThrowIfNull(Interop.Libbpf.bpf_program__attach_tracepoint(_prog, category, name), operation);
+        return new BpfLink(new SafeBpfLinkHandle(link), operation);
+    }
+
+    /// <summary>Attaches to a raw tracepoint (raw_tp), e.g. "netif_receive_skb".</summary>
+    public BpfLink AttachRawTracepoint(string name)
+    {
+        var operation = $"attach {Name} to raw tracepoint {name}";
+        _owner.EnsureLoaded(operation);
+        var link = BpfException.ThrowIfNull(Interop.Libbpf.bpf_program__attach_raw_tracepoint(_prog, name), operation);
+        return new BpfLink(new SafeBpfLinkHandle(link), operation);
+    }
+
     private BpfLink Link(int ifindex, BpfAttachType type, uint flags, string operation)
     {
         var opts = new Interop.Libbpf.bpf_link_create_opts

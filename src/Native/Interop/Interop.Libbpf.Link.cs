@@ -20,6 +20,16 @@ internal static partial class Interop
         [LibraryImport(LibraryName, SetLastError = true)]
         internal static partial int bpf_link_create(int prog_fd, int target_fd, BpfAttachType attach_type, in bpf_link_create_opts opts);
 
+        // Return a struct bpf_link*, or NULL with errno set.
+        [LibraryImport(LibraryName, StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
+        internal static partial nint bpf_program__attach_tracepoint(nint prog, string tp_category, string tp_name);
+
+        [LibraryImport(LibraryName, StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
+        internal static partial nint bpf_program__attach_raw_tracepoint(nint prog, string tp_name);
+
+        [LibraryImport(LibraryName)]
+        internal static partial int bpf_link__destroy(nint link);
+
         [LibraryImport(LibraryName)]
         internal static unsafe partial int bpf_xdp_query_id(int ifindex, int flags, uint* prog_id);
 

@@ -34,5 +34,8 @@ internal static partial class Interop
 
         [LibraryImport(LibraryName, SetLastError = true)]
         internal static partial int close(int fd);
+
+        [LibraryImport(LibraryName, StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
+        internal static partial int mount(string source, string target, string filesystemtype, ulong mountflags, nint data);
     }
 }
