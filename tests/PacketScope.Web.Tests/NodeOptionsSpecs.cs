@@ -60,6 +60,23 @@ public sealed class NodeOptionsSpecs
     }
 
     [Fact]
+    public void Should_name_the_setting_of_a_config_file_that_has_a_bad_value()
+    {
+        var file = Path.Combine(Path.GetTempPath(), $"ps-{Guid.NewGuid():N}.conf");
+        File.WriteAllText(file, "packetscope { interval = soon }");
+        try
+        {
+            var e = Assert.Throws<OptionsException>(() => Parse("--config", file));
+            Assert.Equal("config", e.Option);
+            Assert.Contains("packetscope.interval", e.Message);
+        }
+        finally
+        {
+            File.Delete(file);
+        }
+    }
+
+    [Fact]
     public void Should_split_a_comma_separated_interface_list_from_the_environment()
     {
         var o = NodeOptions.Parse([], new Dictionary<string, string?> { ["PACKETSCOPE_IFACE"] = "eth0, eth1" }, Defaults);

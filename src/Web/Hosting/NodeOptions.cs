@@ -77,13 +77,22 @@ public sealed record NodeOptions
         // Layer: HOCON, then environment, then command line; the last one that sets an option wins.
         var values = new Dictionary<string, List<string>>();
         void Set(string name, IEnumerable<string> v) => values[name] = v.ToList();
-        Set("iface", ps.GetStringList("interfaces") ?? []);
-        foreach (var name in new[] { "interval", "api", "xdp-mode", "data", "max-flows", "max-icmp", "flow-idle-timeout", "closed-flow-timeout", "node-name" })
+        var hoconName = "interfaces";
+        try
         {
-            var raw = name is "interval" or "flow-idle-timeout" or "closed-flow-timeout"
-                ? ps.GetTimeSpan(name, null, allowInfinite: false).TotalSeconds.ToString(CultureInfo.InvariantCulture)
-                : ps.GetString(name, "");
-            Set(name, [raw]);
+            Set("iface", ps.GetStringList("interfaces") ?? []);
+            foreach (var name in new[] { "interval", "api", "xdp-mode", "data", "max-flows", "max-icmp", "flow-idle-timeout", "closed-flow-timeout", "node-name" })
+            {
+                hoconName = name;
+                var raw = name is "interval" or "flow-idle-timeout" or "closed-flow-timeout"
+                    ? ps.GetTimeSpan(name, null, allowInfinite: false).TotalSeconds.ToString(CultureInfo.InvariantCulture)
+                    : ps.GetString(name, "");
+                Set(name, [raw]);
+            }
+        }
+        catch (Exception e) when (e is not OptionsException)
+        {
+            throw new OptionsException("config", $"packetscope.{hoconName} in {configFile ?? "the defaults"}: {e.Message}");
         }
         foreach (var (env, name) in s_envNames)
             if (environment.TryGetValue(env, out var v) && !string.IsNullOrWhiteSpace(v))
