@@ -71,7 +71,9 @@ static __always_inline void ps_tcp_health(struct ps_flow_side *s, const struct p
 	__u32 seg_len = p->payload + !!(flags & PS_TCP_SYN) + !!(flags & PS_TCP_FIN);
 	__u8 was_valid = s->seq_valid;
 
-	if (!was_valid) {
+	/* A SYN that is not a retransmission of the first one starts a new sequence space. */
+	if (!was_valid || ((flags & PS_TCP_SYN) && p->seq + seg_len != s->next_seq)) {
+		was_valid = 0;
 		s->next_seq = p->seq + seg_len;
 		s->seq_valid = 1;
 		s->data_bytes += p->payload;
@@ -92,7 +94,8 @@ static __always_inline void ps_tcp_health(struct ps_flow_side *s, const struct p
 		}
 	}
 
-	if (was_valid && (flags & PS_TCP_ACK) && seg_len == 0 &&
+	/* seq == next_seq keeps keepalives and window probes (seq = snd_una - 1) out. */
+	if (was_valid && (flags & PS_TCP_ACK) && seg_len == 0 && p->seq == s->next_seq &&
 	    !(flags & (PS_TCP_SYN | PS_TCP_FIN | PS_TCP_RST)) && p->ack == s->last_ack &&
 	    p->window == s->window)
 		s->dup_acks++;
@@ -103,6 +106,14 @@ static __always_inline void ps_tcp_health(struct ps_flow_side *s, const struct p
 	if (flags & PS_TCP_ACK)
 		s->last_ack = p->ack;
 	s->window = p->window;
+}
+
+/* Both sides sent a FIN, or either sent a RST. */
+static __always_inline int ps_flow_finished(const struct ps_flow_value *v)
+{
+	__u8 a = v->side[0].tcp_flags, b = v->side[1].tcp_flags;
+
+	return ((a | b) & PS_TCP_RST) || ((a & PS_TCP_FIN) && (b & PS_TCP_FIN));
 }
 
 static __always_inline void ps_flow_update(const struct ps_pkt *p, __u32 hook, __u32 segs,
@@ -131,6 +142,13 @@ static __always_inline void ps_flow_update(const struct ps_pkt *p, __u32 hook, _
 	key.proto = p->proto;
 
 	v = bpf_map_lookup_elem(&ps_flows, &key);
+	/* A new connection on the 4-tuple of a finished one starts its record again. */
+	if (v && p->proto == IPPROTO_TCP &&
+	    (p->tcp_flags & (PS_TCP_SYN | PS_TCP_ACK)) == PS_TCP_SYN && ps_flow_finished(v)) {
+		__builtin_memset(v, 0, sizeof(*v));
+		v->first_seen_ns = now;
+		v->initiator = side;
+	}
 	if (!v) {
 		struct ps_flow_value nv;
 		int err;
@@ -366,7 +384,8 @@ int ps_xdp_ingress(struct xdp_md *ctx)
 {
 	void *data = (void *)(long)ctx->data;
 	void *data_end = (void *)(long)ctx->data_end;
-	__u64 frame_len = data_end - data;
+	/* Not data_end - data: pointer subtraction needs CAP_PERFMON, the helper does not. */
+	__u64 frame_len = bpf_xdp_get_buff_len(ctx);
 
 	if (data + sizeof(struct ethhdr) > data_end) {
 		ps_count(PS_HOOK_INGRESS, PS_STAT_MALFORMED, 1, frame_len);
@@ -387,6 +406,8 @@ int ps_tc_egress(struct __sk_buff *skb)
 	__u32 want = len < PS_TC_PULL_LEN ? len : PS_TC_PULL_LEN;
 	/* veth and most NICs take the 802.1Q tag out of the frame into the skb on transmit. */
 	int vlan = skb->vlan_present ? (int)(skb->vlan_tci & VLAN_VID_MASK) : PS_VLAN_NONE;
+	/* Count the offloaded tag as the wire will carry it, as XDP counts a tag in the frame. */
+	__u64 wire_len = len + (vlan >= 0 ? VLAN_HLEN : 0);
 	void *data = (void *)(long)skb->data;
 	void *data_end = (void *)(long)skb->data_end;
 
@@ -397,13 +418,13 @@ int ps_tc_egress(struct __sk_buff *skb)
 		data_end = (void *)(long)skb->data_end;
 	}
 	if (data + sizeof(struct ethhdr) > data_end) {
-		ps_count(PS_HOOK_EGRESS, PS_STAT_MALFORMED, segs, len);
+		ps_count(PS_HOOK_EGRESS, PS_STAT_MALFORMED, segs, wire_len);
 		goto out;
 	}
-	ps_track(data, data_end, len, segs, PS_HOOK_EGRESS, vlan);
+	ps_track(data, data_end, wire_len, segs, PS_HOOK_EGRESS, vlan);
 out:
-	ps_count(PS_HOOK_EGRESS, PS_STAT_TOTAL, segs, len);
-	ps_count(PS_HOOK_EGRESS, PS_STAT_PASS, segs, len);
+	ps_count(PS_HOOK_EGRESS, PS_STAT_TOTAL, segs, wire_len);
+	ps_count(PS_HOOK_EGRESS, PS_STAT_PASS, segs, wire_len);
 	/* TCX_NEXT, not TC_ACT_OK: OK would end the tcx chain and skip later tcx and clsact programs. */
 	return TCX_NEXT;
 }

@@ -216,6 +216,9 @@ static __always_inline int ps_parse_ipv6(void *pos, void *data_end, __u32 l3_roo
 		return -1;
 	if ((__u32)ext_len > payload_len)
 		return -1;
+	/* Still inside the extension headers after the walk's limit: no L4 header to trust. */
+	if (ps_is_ipv6_ext(nexthdr) && !p->later_frag)
+		return -1;
 
 	p->proto = nexthdr;
 	p->l4_len = payload_len - ext_len;
