@@ -90,13 +90,22 @@ public sealed class DeltaTrackerSpecs
     }
 
     [Fact]
-    public void Should_report_everything_as_new_again_after_a_reset()
+    public void Should_republish_every_entry_after_a_reset_and_still_report_what_left()
     {
         Read((_a, Flows.Value(10), false), (_b, Flows.Value(20), false));
         _tracker.Reset();
-        var (changes, removals) = Read((_a, Flows.Value(10), false), (_b, Flows.Value(20), false));
-        Assert.Equal(2, changes.Length);
-        Assert.All(changes, c => Assert.True(c.IsNew));
-        Assert.Empty(removals);
+        _tracker.BeginRead();
+        Assert.True(_tracker.IsSnapshot);
+        _tracker.Observe(_a, Flows.Value(10), idle: false);
+        var changes = _tracker.DrainChanges();
+        var removals = _tracker.EndRead();
+        Assert.Equal(_a, Assert.Single(changes).Key); // unchanged, yet published again
+        Assert.False(changes[0].IsNew);
+        Assert.Equal(new MapRemoval<ps_flow_key>(_b, RemovalReason.Evicted), Assert.Single(removals));
+        Assert.Equal(2ul, _tracker.Created); // a resync creates nothing
+
+        var (next, _) = Read((_a, Flows.Value(10), false));
+        Assert.Empty(next);
+        Assert.False(_tracker.IsSnapshot);
     }
 }

@@ -63,4 +63,29 @@ public sealed class InterfaceViewSpecs
         Assert.Equal(0, _view.FlowCount);
         Assert.Equal(1ul, _view.FlowSummary!.Expired);
     }
+
+    [Fact]
+    public void Should_drop_what_a_snapshot_read_did_not_republish()
+    {
+        var kept = Flows.Key("10.0.0.1", 1000, "10.0.0.2", 80);
+        var stale = Flows.Key("10.0.0.1", 1001, "10.0.0.2", 80);
+        Apply(Second, (kept, Flows.Value(Second)), (stale, Flows.Value(Second)));
+        _view.Apply(new MapDelta<ps_flow_key, ps_flow_value>("eth0", new ReadClock(2 * Second, 0),
+            [new MapChange<ps_flow_key, ps_flow_value>(kept, Flows.Value(Second), false)], [],
+            new MapReadSummary(1, 2, 0, 0, 1024, TimeSpan.Zero, Snapshot: true)));
+        Assert.Equal(1, _view.FlowCount);
+        Assert.Equal(1, _view.Query("n", new ConnectionQuery(Port: 1000)).Total);
+    }
+
+    [Fact]
+    public void Should_never_report_a_negative_or_wrapped_rate_when_counters_go_back()
+    {
+        var k = Flows.Key("10.0.0.1", 1000, "10.0.0.2", 80);
+        Apply(Second, (k, Flows.Value(Second, packetsA: 100, bytesA: 100_000)));
+        // Evicted and recreated between two reads: smaller counters.
+        Apply(2 * Second, (k, Flows.Value(2 * Second, packetsA: 1, bytesA: 60)));
+        var flow = Assert.Single(_view.Query("n", new ConnectionQuery(Sort: ConnectionSort.Rate)).Top);
+        Assert.Equal(0, flow.BytesPerSecond);
+        Assert.Equal(0, flow.PacketsPerSecond);
+    }
 }

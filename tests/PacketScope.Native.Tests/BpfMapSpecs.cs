@@ -36,6 +36,24 @@ public sealed class BpfMapSpecs
         Assert.Throws<ArgumentException>(() => map.Update(1ul, 1ul));
     }
 
+    [Fact]
+    public void Should_refuse_a_single_value_buffer_for_a_per_cpu_map()
+    {
+        using var map = BpfMap.Create(BpfMapType.PerCpuArray, "ps_t_pcpu1", 4, 16, 1);
+        Assert.Throws<ArgumentException>(() => map.TryLookup(0u, out ps_counter _));
+        Assert.Throws<ArgumentException>(() => map.TryLookupPerCpu(0u, new ps_counter[Libbpf.PossibleCpus + 1]));
+    }
+
+    [Fact]
+    public void Should_refuse_to_touch_the_maps_of_a_disposed_object()
+    {
+        var obj = BpfObject.Open(Path.Combine(AppContext.BaseDirectory, "bpf", "test_ringbuf.bpf.o"));
+        obj.Load();
+        var map = obj.Map("ps_test_events");
+        obj.Dispose();
+        Assert.Throws<ObjectDisposedException>(() => map.Fd);
+    }
+
     [Theory]
     [InlineData(1, 64)]
     [InlineData(10_000, 1024)]

@@ -31,7 +31,7 @@ public sealed class NodeOptionsSpecs
         var o = Parse("-iface", "eth0", "--iface", "eth1", "-interval", "5", "-api", ":9090", "--xdp-mode=generic");
         Assert.Equal(["eth0", "eth1"], o.Interfaces);
         Assert.Equal(TimeSpan.FromSeconds(5), o.Interval);
-        Assert.Equal(new IPEndPoint(IPAddress.Any, 9090), o.Api);
+        Assert.Equal(new IPEndPoint(IPAddress.IPv6Any, 9090), o.Api);
         Assert.Equal(XdpMode.Generic, o.XdpMode);
     }
 
@@ -39,12 +39,13 @@ public sealed class NodeOptionsSpecs
     public void Should_let_the_command_line_beat_the_environment_beat_the_config_file()
     {
         var file = Path.Combine(Path.GetTempPath(), $"ps-{Guid.NewGuid():N}.conf");
-        File.WriteAllText(file, "packetscope { interval = 3s, api = \"127.0.0.1:7000\", interfaces = [\"eth9\"], data = /var/lib/ps }");
+        File.WriteAllText(file, "packetscope { interval = 3, closed-flow-timeout = 2m, api = \"127.0.0.1:7000\", interfaces = [\"eth9\"], data = /var/lib/ps }");
         try
         {
             var env = new Dictionary<string, string?> { ["PACKETSCOPE_API"] = "127.0.0.1:7100", ["PACKETSCOPE_CONFIG"] = file };
             var fromFileAndEnv = NodeOptions.Parse([], env, Defaults);
-            Assert.Equal(TimeSpan.FromSeconds(3), fromFileAndEnv.Interval);
+            Assert.Equal(TimeSpan.FromSeconds(3), fromFileAndEnv.Interval); // a bare number is seconds
+            Assert.Equal(TimeSpan.FromMinutes(2), fromFileAndEnv.ClosedFlowTimeout);
             Assert.Equal(7100, fromFileAndEnv.Api.Port);
             Assert.Equal(["eth9"], fromFileAndEnv.Interfaces);
             Assert.Equal("/var/lib/ps", fromFileAndEnv.DataDirectory);

@@ -43,7 +43,8 @@ public sealed class InterfaceActor : ReceiveActor, IWithTimers
 
     public ITimerScheduler Timers { get; set; } = null!;
 
-    // Any failure in a map stream reloads the whole tracker (PostStop detaches, PreStart attaches again).
+    // Any failure in a map stream fails this actor; the backoff supervisor above then stops it (children
+    // first, then PostStop detaches) and starts a fresh one after the backoff (PreStart attaches again).
     protected override SupervisorStrategy SupervisorStrategy() => new OneForOneStrategy(e =>
     {
         _failure = e.Message;
@@ -98,11 +99,13 @@ public sealed class InterfaceActor : ReceiveActor, IWithTimers
             : new InterfaceStateChanged(_interface, _ifindex, "failed", null, _failure, DateTimeOffset.UtcNow));
     }
 
-    // A restart (after a child or read failure) goes through PostStop then PreStart: a clean reload.
+    // Only reached if a parent restarts this actor in place: stop the children before PostStop disposes the maps they read.
     protected override void PreRestart(Exception reason, object message)
     {
         _log.Error(reason, "{0}: tracker failed, reloading", _interface);
-        base.PreRestart(reason, message);
+        foreach (var child in Context.GetChildren())
+            Context.Stop(child);
+        PostStop();
     }
 }
 

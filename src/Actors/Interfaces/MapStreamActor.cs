@@ -86,14 +86,17 @@ public sealed class MapStreamActor<TKey, TValue> : ReceiveActor, IWithTimers
             _map.Delete(key);
         var removals = _tracker.EndRead();
         var summary = new MapReadSummary(_tracker.Count, _tracker.Created, _tracker.Expired, _tracker.Evicted, _map.MaxEntries,
-            Stopwatch.GetElapsedTime(started));
+            Stopwatch.GetElapsedTime(started), _tracker.IsSnapshot);
         await PublishAsync(new MapDelta<TKey, TValue>(_interface, clock, _tracker.DrainChanges(), removals, summary));
     }
 
     private async Task PublishAsync(ITelemetry message)
     {
         var result = await _queue!.OfferAsync(message);
-        if (result is not QueueOfferResult.Enqueued)
-            _log.Warning("{0}: telemetry for {1} not published: {2}", _interface, _map.Name, result);
+        if (result is QueueOfferResult.Enqueued)
+            return;
+        // What was lost is already marked as seen: publish everything again at the next read.
+        _log.Warning("{0}: telemetry for {1} not published ({2}); republishing at the next read", _interface, _map.Name, result);
+        _tracker.Reset();
     }
 }

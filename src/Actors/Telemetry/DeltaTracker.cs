@@ -31,12 +31,25 @@ public sealed class DeltaTracker<TKey, TValue>
     public ulong Evicted { get; private set; }
     public int Count => _known.Count;
 
-    /// <summary>Forgets what was seen, so the next read reports every entry as new (for consumers that resync).</summary>
-    public void Reset() => _known.Clear();
+    private bool _resetPending;
+
+    /// <summary>
+    /// Makes the next read a snapshot: every entry present is published again (consumers that drifted
+    /// resync), while the keys stay known so entries that left are still reported as removals.
+    /// </summary>
+    public void Reset() => _resetPending = true;
+
+    /// <summary>True while the current read is a snapshot (see <see cref="Reset"/>).</summary>
+    public bool IsSnapshot { get; private set; }
 
     /// <summary>Starts a read; call <see cref="Observe"/> per entry, then <see cref="EndRead"/>.</summary>
     public void BeginRead()
     {
+        IsSnapshot = _resetPending;
+        _resetPending = false;
+        if (IsSnapshot)
+            foreach (var key in _known.Keys)
+                CollectionsMarshal.GetValueRefOrNullRef(_known, key).Fingerprint = 0;
         _generation++;
         _changes.Clear();
         _idle.Clear();

@@ -17,8 +17,8 @@ public sealed class TelemetryBus
         (Sink, Source) = MergeHub.Source<ITelemetry>(perProducerBufferSize: 16)
             .ToMaterialized(BroadcastHub.Sink<ITelemetry>(bufferSize: BufferSize), Keep.Both)
             .Run(Materializer);
-        // A consumer that keeps the hub draining when nobody else listens yet.
-        Source.RunWith(Akka.Streams.Dsl.Sink.Ignore<ITelemetry>(), Materializer);
+        // No consumer yet: the hub keeps what is published and backpressures, so the first
+        // subscriber (the view, subscribing at start-up) misses nothing, not even the first attach.
         _publisher = Akka.Streams.Dsl.Source.ActorRef<ITelemetry>(1024, OverflowStrategy.DropHead)
             .To(Sink)
             .Run(Materializer);

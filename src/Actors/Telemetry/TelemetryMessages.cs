@@ -40,7 +40,9 @@ public sealed record MapDelta<TKey, TValue>(
     MapReadSummary? Final) : ITelemetry
     where TKey : unmanaged where TValue : unmanaged;
 
-public sealed record MapReadSummary(long Active, ulong Created, ulong Expired, ulong Evicted, uint Capacity, TimeSpan ReadTime);
+/// <summary>Totals of one read. Snapshot: every entry present was published in this read (a resync).</summary>
+public sealed record MapReadSummary(long Active, ulong Created, ulong Expired, ulong Evicted, uint Capacity, TimeSpan ReadTime,
+    bool Snapshot = false);
 
 /// <summary>Per-CPU stats summed over CPUs: [hook * StatId.Max + stat].</summary>
 public sealed record StatsReading(string Interface, ReadClock Clock, ps_counter[] Counters, KeyValuePair<ps_icmp_hist_key, ps_counter>[] IcmpHistogram) : ITelemetry;

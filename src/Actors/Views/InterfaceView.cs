@@ -34,11 +34,16 @@ public sealed class InterfaceView
         foreach (var change in delta.Changes)
         {
             ref var entry = ref System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrAddDefault(_flows, change.Key, out var existed);
-            if (existed && delta.Clock.ReadAtNs > entry.ReadAtNs)
+            // Same connection (not a new one on a reused 4-tuple): a rate over the time between reads.
+            if (existed && delta.Clock.ReadAtNs > entry.ReadAtNs && change.Value.first_seen_ns == entry.Value.first_seen_ns)
             {
                 var seconds = (delta.Clock.ReadAtNs - entry.ReadAtNs) / 1e9;
-                entry.PacketsPerSecond = (float)((Packets(change.Value) - Packets(entry.Value)) / seconds);
-                entry.BytesPerSecond = (float)((Bytes(change.Value) - Bytes(entry.Value)) / seconds);
+                entry.PacketsPerSecond = (float)(Increase(Packets(entry.Value), Packets(change.Value)) / seconds);
+                entry.BytesPerSecond = (float)(Increase(Bytes(entry.Value), Bytes(change.Value)) / seconds);
+            }
+            else if (existed)
+            {
+                entry.PacketsPerSecond = entry.BytesPerSecond = 0;
             }
             entry.Value = change.Value;
             entry.ReadAtNs = delta.Clock.ReadAtNs;
@@ -47,8 +52,24 @@ public sealed class InterfaceView
             _flows.Remove(removal.Key);
         _flowClock = delta.Clock;
         if (delta.Final is not null)
+        {
             _flowSummary = delta.Final;
+            if (delta.Final.Snapshot)
+                DropUnseen(_flows, delta.Clock.ReadAtNs);
+        }
     }
+
+    /// <summary>After a snapshot read, whatever it did not republish is not in the kernel map any more.</summary>
+    private static void DropUnseen<TKey, TValue>(Dictionary<TKey, Entry<TValue>> entries, ulong readAtNs)
+        where TKey : notnull where TValue : unmanaged
+    {
+        foreach (var (key, entry) in entries)
+            if (entry.ReadAtNs != readAtNs)
+                entries.Remove(key);
+    }
+
+    /// <summary>How much a counter grew; 0 when it went back (a recreated entry), never an unsigned wrap.</summary>
+    private static double Increase(ulong before, ulong now) => now >= before ? now - before : 0;
 
     public void Apply(MapDelta<ps_icmp_key, ps_icmp_value> delta)
     {
@@ -56,13 +77,15 @@ public sealed class InterfaceView
         {
             ref var entry = ref System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrAddDefault(_icmp, change.Key, out var existed);
             if (existed && delta.Clock.ReadAtNs > entry.ReadAtNs)
-                entry.PacketsPerSecond = (float)((change.Value.packets - entry.Value.packets) / ((delta.Clock.ReadAtNs - entry.ReadAtNs) / 1e9));
+                entry.PacketsPerSecond = (float)(Increase(entry.Value.packets, change.Value.packets) / ((delta.Clock.ReadAtNs - entry.ReadAtNs) / 1e9));
             entry.Value = change.Value;
             entry.ReadAtNs = delta.Clock.ReadAtNs;
         }
         foreach (var removal in delta.Removals)
             _icmp.Remove(removal.Key);
         _icmpClock = delta.Clock;
+        if (delta.Final is { Snapshot: true })
+            DropUnseen(_icmp, delta.Clock.ReadAtNs);
     }
 
     public void Apply(StatsReading reading)
@@ -82,7 +105,7 @@ public sealed class InterfaceView
     public (long Total, List<FlowRecord> Top) Query(string node, ConnectionQuery q)
     {
         IPNetwork? network = q.Address is null ? null : ParseNetwork(q.Address);
-        var heap = new PriorityQueue<(ps_flow_key Key, Entry<ps_flow_value> Entry), double>(q.Limit + 1);
+        var heap = new PriorityQueue<(ps_flow_key Key, Entry<ps_flow_value> Entry), double>(Math.Min(q.Limit, _flows.Count) + 1);
         long total = 0;
         foreach (var (key, entry) in _flows)
         {
@@ -121,7 +144,7 @@ public sealed class InterfaceView
     {
         IPNetwork? network = q.Address is null ? null : ParseNetwork(q.Address);
         byte? family = q.Family switch { "ipv4" => Conntrack.AF_INET, "ipv6" => Conntrack.AF_INET6, _ => null };
-        var heap = new PriorityQueue<(ps_icmp_key Key, Entry<ps_icmp_value> Entry), ulong>(q.Limit + 1);
+        var heap = new PriorityQueue<(ps_icmp_key Key, Entry<ps_icmp_value> Entry), ulong>(Math.Min(q.Limit, _icmp.Count) + 1);
         long total = 0;
         foreach (var (key, entry) in _icmp)
         {
@@ -163,8 +186,8 @@ public sealed class InterfaceView
                 var now = _stats.Counters[i];
                 var before = _previousStats?.Counters[i] ?? now;
                 result[StatName(stat)] = new Counter(now.packets, now.bytes,
-                    seconds > 0 ? (now.packets - before.packets) / seconds : 0,
-                    seconds > 0 ? (now.bytes - before.bytes) / seconds : 0);
+                    seconds > 0 ? Increase(before.packets, now.packets) / seconds : 0,
+                    seconds > 0 ? Increase(before.bytes, now.bytes) / seconds : 0);
             }
             return result;
         }

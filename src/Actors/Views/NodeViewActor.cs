@@ -1,5 +1,6 @@
 // The node's in-memory view: consumes the telemetry bus and answers the REST API's queries.
 using Akka.Actor;
+using Akka.Event;
 using PacketScope.Actors.Telemetry;
 using PacketScope.Messages;
 using PacketScope.Native.Shared;
@@ -29,6 +30,8 @@ public sealed class NodeViewActor : ReceiveActor
     private readonly IReadOnlyList<string> _expected;
     private readonly Dictionary<string, InterfaceView> _views = new();
     private readonly Dictionary<string, InterfaceStatus> _status = new();
+    private readonly TelemetryBus _bus;
+    private readonly ILoggingAdapter _log = Context.GetLogger();
 
     public NodeViewActor(string node, IReadOnlyList<string> interfaces, TelemetryBus bus)
     {
@@ -42,30 +45,19 @@ public sealed class NodeViewActor : ReceiveActor
 
         Receive<StreamInit>(_ => Sender.Tell(StreamAck.Instance));
         Receive<StreamComplete>(_ => { });
-        Receive<MapDelta<ps_flow_key, ps_flow_value>>(d =>
+        Receive<Status.Failure>(f => _log.Error(f.Cause, "telemetry stream failed"));
+        Receive<ITelemetry>(t =>
         {
-            var view = View(d.Interface);
-            view.Apply(d);
-            CheckInSync(d.Interface, d.Final, view.FlowCount);
-            Sender.Tell(StreamAck.Instance);
+            // Ack whatever happens: an unacked element would stall the bus and every map reader behind it.
+            try
+            {
+                Apply(t);
+            }
+            finally
+            {
+                Sender.Tell(StreamAck.Instance);
+            }
         });
-        Receive<MapDelta<ps_icmp_key, ps_icmp_value>>(d =>
-        {
-            var view = View(d.Interface);
-            view.Apply(d);
-            CheckInSync(d.Interface, d.Final, view.IcmpCount);
-            Sender.Tell(StreamAck.Instance);
-        });
-        Receive<StatsReading>(r => { View(r.Interface).Apply(r); Sender.Tell(StreamAck.Instance); });
-        Receive<InterfaceStateChanged>(s =>
-        {
-            // A (re)attach means fresh kernel maps: what we held came from the old ones.
-            if (s.State == "attached")
-                _views[s.Interface] = new InterfaceView(s.Interface);
-            _status[s.Interface] = new InterfaceStatus(s.Interface, s.IfIndex, s.State, s.XdpMode, s.Error, s.Since);
-            Sender.Tell(StreamAck.Instance);
-        });
-        Receive<ITelemetry>(_ => Sender.Tell(StreamAck.Instance));
 
         Receive<GetConnections>(q => Sender.Tell(QueryConnections(q.Query)));
         Receive<GetIcmp>(q => Sender.Tell(QueryIcmp(q.Query)));
@@ -74,7 +66,41 @@ public sealed class NodeViewActor : ReceiveActor
         Receive<GetNodeStatus>(_ => Sender.Tell(new NodeStatus(_node,
             _expected.All(i => _status[i].State == "attached"), _status.Values.ToList())));
 
-        bus.Subscribe(Self, StreamAck.Instance, StreamInit.Instance, StreamComplete.Instance);
+        _bus = bus;
+    }
+
+    protected override void PreStart() => _bus.Subscribe(Self, StreamAck.Instance, StreamInit.Instance, StreamComplete.Instance);
+
+    // The subscription outlives a restart (same actor ref): do not subscribe twice.
+    protected override void PostRestart(Exception reason) { }
+
+    private void Apply(ITelemetry telemetry)
+    {
+        switch (telemetry)
+        {
+            case MapDelta<ps_flow_key, ps_flow_value> d:
+            {
+                var view = View(d.Interface);
+                view.Apply(d);
+                CheckInSync(d.Interface, d.Final, view.FlowCount);
+                break;
+            }
+            case MapDelta<ps_icmp_key, ps_icmp_value> d:
+            {
+                var view = View(d.Interface);
+                view.Apply(d);
+                CheckInSync(d.Interface, d.Final, view.IcmpCount);
+                break;
+            }
+            case StatsReading r:
+                View(r.Interface).Apply(r);
+                break;
+            case InterfaceStateChanged s:
+                // Any change of attachment means the kernel maps we mirrored are gone or fresh.
+                _views[s.Interface] = new InterfaceView(s.Interface);
+                _status[s.Interface] = new InterfaceStatus(s.Interface, s.IfIndex, s.State, s.XdpMode, s.Error, s.Since);
+                break;
+        }
     }
 
     public static Props Props(string node, IReadOnlyList<string> interfaces, TelemetryBus bus) =>

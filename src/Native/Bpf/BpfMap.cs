@@ -83,7 +83,10 @@ public sealed unsafe class BpfMap : IDisposable
         get
         {
             if (_ownedFd is not null)
+            {
+                ObjectDisposedException.ThrowIf(_ownedFd.IsClosed, this);
                 return _ownedFd.Fd;
+            }
             _owner!.EnsureLoaded($"get fd of map {Name}");
             return BpfException.ThrowIfNegative(Interop.Libbpf.bpf_map__fd(_map), $"get fd of map {Name}");
         }
@@ -92,7 +95,7 @@ public sealed unsafe class BpfMap : IDisposable
     public bool TryLookup<TKey, TValue>(in TKey key, out TValue value)
         where TKey : unmanaged where TValue : unmanaged
     {
-        CheckSizes<TKey, TValue>(perCpuValues: 1);
+        CheckSizes<TKey, TValue>(values: 1, entries: 1);
         value = default;
         fixed (TKey* k = &key)
         fixed (TValue* v = &value)
@@ -109,7 +112,7 @@ public sealed unsafe class BpfMap : IDisposable
     public bool TryLookupPerCpu<TKey, TValue>(in TKey key, Span<TValue> values)
         where TKey : unmanaged where TValue : unmanaged
     {
-        CheckSizes<TKey, TValue>(perCpuValues: values.Length);
+        CheckSizes<TKey, TValue>(values: values.Length, entries: 1);
         fixed (TKey* k = &key)
         fixed (TValue* v = values)
         {
@@ -124,7 +127,7 @@ public sealed unsafe class BpfMap : IDisposable
     public void Update<TKey, TValue>(in TKey key, in TValue value, bool onlyIfAbsent = false)
         where TKey : unmanaged where TValue : unmanaged
     {
-        CheckSizes<TKey, TValue>(perCpuValues: 1);
+        CheckSizes<TKey, TValue>(values: 1, entries: 1);
         fixed (TKey* k = &key)
         fixed (TValue* v = &value)
             BpfException.ThrowIfNegative(
@@ -153,7 +156,7 @@ public sealed unsafe class BpfMap : IDisposable
         where TKey : unmanaged where TValue : unmanaged
     {
         var cpus = IsPerCpu ? Libbpf.PossibleCpus : 1;
-        CheckSizes<TKey, TValue>(cpus);
+        CheckSizes<TKey, TValue>(values: keys.Length * cpus, entries: keys.Length);
         if (values.Length < keys.Length * cpus)
             throw new ArgumentException($"values must hold keys.Length * {cpus} entries", nameof(values));
 
@@ -190,7 +193,7 @@ public sealed unsafe class BpfMap : IDisposable
     public MapBatchReader<TKey, TValue> OpenBatchRead<TKey, TValue>()
         where TKey : unmanaged where TValue : unmanaged
     {
-        CheckSizes<TKey, TValue>(IsPerCpu ? Libbpf.PossibleCpus : 1);
+        CheckSizes<TKey, TValue>(values: IsPerCpu ? Libbpf.PossibleCpus : 1, entries: 1);
         return new MapBatchReader<TKey, TValue>(this, Fd, IsPerCpu ? Libbpf.PossibleCpus : 1);
     }
 
@@ -208,7 +211,7 @@ public sealed unsafe class BpfMap : IDisposable
     public void UpdateBatch<TKey, TValue>(ReadOnlySpan<TKey> keys, ReadOnlySpan<TValue> values)
         where TKey : unmanaged where TValue : unmanaged
     {
-        CheckSizes<TKey, TValue>(perCpuValues: 1);
+        CheckSizes<TKey, TValue>(values: values.Length, entries: keys.Length);
         var opts = new Interop.Libbpf.bpf_map_batch_opts { sz = (nuint)sizeof(Interop.Libbpf.bpf_map_batch_opts) };
         uint count = (uint)keys.Length;
         fixed (TKey* k = keys)
@@ -216,14 +219,20 @@ public sealed unsafe class BpfMap : IDisposable
             BpfException.ThrowIfNegative(Interop.Libbpf.bpf_map_update_batch(Fd, k, v, &count, in opts), $"batch update of map {Name}");
     }
 
-    private void CheckSizes<TKey, TValue>(int perCpuValues) where TKey : unmanaged where TValue : unmanaged
+    /// <summary>
+    /// Checks the element types against the map and that <paramref name="values"/> values are what the
+    /// kernel will write for <paramref name="entries"/> entries (one per possible CPU each, for per-CPU maps).
+    /// </summary>
+    private void CheckSizes<TKey, TValue>(int values, int entries) where TKey : unmanaged where TValue : unmanaged
     {
         if (sizeof(TKey) != KeySize)
             throw new ArgumentException($"map {Name}: key is {KeySize} bytes, {typeof(TKey).Name} is {sizeof(TKey)}");
         // Per-CPU values are laid out at 8-byte strides; our mirrors are 8-byte multiples.
         if (sizeof(TValue) != ValueSize && !(IsPerCpu && sizeof(TValue) == ((ValueSize + 7) & ~7u)))
             throw new ArgumentException($"map {Name}: value is {ValueSize} bytes, {typeof(TValue).Name} is {sizeof(TValue)}");
-        _ = perCpuValues;
+        var needed = entries * (IsPerCpu ? Libbpf.PossibleCpus : 1);
+        if (values != needed)
+            throw new ArgumentException($"map {Name}: {entries} entries need {needed} values ({(IsPerCpu ? "one per possible CPU" : "one each")}), got {values}");
     }
 
     public void Dispose() => _ownedFd?.Dispose();

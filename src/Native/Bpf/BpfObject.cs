@@ -57,8 +57,10 @@ public sealed class BpfObject : IDisposable
         }
     }
 
+    /// <summary>Throws unless loaded and not yet disposed: its maps and programs are freed with it.</summary>
     internal void EnsureLoaded(string operation)
     {
+        ObjectDisposedException.ThrowIf(_handle.IsClosed, this);
         if (!_loaded)
             throw new InvalidOperationException($"{operation}: the BPF object is not loaded yet");
     }

@@ -32,6 +32,19 @@ public static unsafe class Libbpf
     [UnmanagedCallersOnly]
     private static int OnPrint(Interop.Libbpf.libbpf_print_level level, nint format, nint args)
     {
+        try
+        {
+            return Print(level, format, args);
+        }
+        catch
+        {
+            // An exception must not unwind into libbpf (a disposed logger at shutdown, say): drop the line.
+            return 0;
+        }
+    }
+
+    private static int Print(Interop.Libbpf.libbpf_print_level level, nint format, nint args)
+    {
         var logger = s_logger;
         if (logger is null)
             return 0;

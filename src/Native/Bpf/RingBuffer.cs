@@ -6,7 +6,6 @@ namespace PacketScope.Native;
 public sealed unsafe class RingBuffer : IDisposable
 {
     private readonly SafeRingBufferHandle _handle;
-    private readonly GCHandle _self;
     private readonly Action<ReadOnlySpan<byte>> _onRecord;
 
     public RingBuffer(BpfMap map, Action<ReadOnlySpan<byte>> onRecord)
@@ -14,17 +13,17 @@ public sealed unsafe class RingBuffer : IDisposable
         if (map.Type != BpfMapType.RingBuf)
             throw new ArgumentException($"map {map.Name} is not a ring buffer", nameof(map));
         _onRecord = onRecord;
-        _self = GCHandle.Alloc(this);
+        var self = GCHandle.Alloc(this);
         try
         {
             var ptr = BpfException.ThrowIfNull(
-                Interop.Libbpf.ring_buffer__new(map.Fd, &OnSample, GCHandle.ToIntPtr(_self), nint.Zero),
+                Interop.Libbpf.ring_buffer__new(map.Fd, &OnSample, GCHandle.ToIntPtr(self), nint.Zero),
                 $"open ring buffer {map.Name}");
-            _handle = new SafeRingBufferHandle(ptr);
+            _handle = new SafeRingBufferHandle(ptr, self);
         }
         catch
         {
-            _self.Free();
+            self.Free();
             throw;
         }
     }
@@ -32,10 +31,21 @@ public sealed unsafe class RingBuffer : IDisposable
     /// <summary>Waits up to <paramref name="timeoutMs"/> for records; returns how many were consumed.</summary>
     public int Poll(int timeoutMs)
     {
-        var rc = Interop.Libbpf.ring_buffer__poll(_handle.DangerousGetHandle(), timeoutMs);
-        if (rc == -4) // EINTR: a signal, not an error
-            return 0;
-        return BpfException.ThrowIfNegative(rc, "poll ring buffer");
+        // Hold a reference for the call: a Dispose on another thread waits instead of freeing under us.
+        var added = false;
+        _handle.DangerousAddRef(ref added);
+        try
+        {
+            var rc = Interop.Libbpf.ring_buffer__poll(_handle.DangerousGetHandle(), timeoutMs);
+            if (rc == -4) // EINTR: a signal, not an error
+                return 0;
+            return BpfException.ThrowIfNegative(rc, "poll ring buffer");
+        }
+        finally
+        {
+            if (added)
+                _handle.DangerousRelease();
+        }
     }
 
     [UnmanagedCallersOnly]
@@ -54,10 +64,5 @@ public sealed unsafe class RingBuffer : IDisposable
         }
     }
 
-    public void Dispose()
-    {
-        _handle.Dispose();
-        if (_self.IsAllocated)
-            _self.Free();
-    }
+    public void Dispose() => _handle.Dispose();
 }

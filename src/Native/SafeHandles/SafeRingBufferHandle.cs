@@ -5,13 +5,22 @@ namespace PacketScope.Native;
 
 internal sealed class SafeRingBufferHandle : SafeHandle
 {
-    internal SafeRingBufferHandle(nint handle) : base(nint.Zero, ownsHandle: true) => SetHandle(handle);
+    // The callback context: freed only after ring_buffer__free, when no callback can run any more.
+    private GCHandle _context;
+
+    internal SafeRingBufferHandle(nint handle, GCHandle context) : base(nint.Zero, ownsHandle: true)
+    {
+        SetHandle(handle);
+        _context = context;
+    }
 
     public override bool IsInvalid => handle == nint.Zero;
 
     protected override bool ReleaseHandle()
     {
         Interop.Libbpf.ring_buffer__free(handle);
+        if (_context.IsAllocated)
+            _context.Free();
         return true;
     }
 }

@@ -28,6 +28,18 @@ public static class ConnectionsApi
     public static IEndpointRouteBuilder MapConnectionsApi(this IEndpointRouteBuilder app)
     {
         var api = app.MapGroup("/api");
+        // A view too busy to answer (or a node shutting down) is a 503 to retry, not a 500.
+        api.AddEndpointFilter(async (context, next) =>
+        {
+            try
+            {
+                return await next(context);
+            }
+            catch (Exception e) when (e is AskTimeoutException or TaskCanceledException)
+            {
+                return Results.Json(new ApiError("the node did not answer in time; retry"), Json, statusCode: 503);
+            }
+        });
         api.MapGet("/connections", async (HttpRequest req, IRequiredActor<NodeViewActor> view, NodeOptions options) =>
         {
             ConnectionQuery query;

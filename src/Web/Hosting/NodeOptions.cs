@@ -84,9 +84,11 @@ public sealed record NodeOptions
             foreach (var name in new[] { "interval", "api", "xdp-mode", "data", "max-flows", "max-icmp", "flow-idle-timeout", "closed-flow-timeout", "node-name" })
             {
                 hoconName = name;
-                var raw = name is "interval" or "flow-idle-timeout" or "closed-flow-timeout"
-                    ? ps.GetTimeSpan(name, null, allowInfinite: false).TotalSeconds.ToString(CultureInfo.InvariantCulture)
-                    : ps.GetString(name, "");
+                var raw = ps.GetString(name, "");
+                // A bare number means seconds, as on the command line (HOCON alone would read milliseconds).
+                if (name is "interval" or "flow-idle-timeout" or "closed-flow-timeout"
+                    && !double.TryParse(raw, NumberStyles.Float, CultureInfo.InvariantCulture, out _))
+                    raw = ps.GetTimeSpan(name, null, allowInfinite: false).TotalSeconds.ToString(CultureInfo.InvariantCulture);
                 Set(name, [raw]);
             }
         }
@@ -182,8 +184,9 @@ public sealed record NodeOptions
     /// <summary>HOST:PORT, [V6]:PORT, or :PORT (all addresses, as the seed's -api :8080).</summary>
     public static IPEndPoint ParseEndpoint(string text)
     {
+        // ":PORT" is every address, IPv4 and IPv6 (Kestrel binds [::] dual-stack).
         if (text.StartsWith(':') && int.TryParse(text[1..], NumberStyles.None, CultureInfo.InvariantCulture, out var anyPort) && anyPort is > 0 and < 65536)
-            return new IPEndPoint(IPAddress.Any, anyPort);
+            return new IPEndPoint(IPAddress.IPv6Any, anyPort);
         if (IPEndPoint.TryParse(text, out var ep) && ep.Port > 0 && text.Contains(':'))
             return ep;
         var colon = text.LastIndexOf(':');
