@@ -4,7 +4,7 @@ CONFIGURATION ?= Release
 DOTNET ?= dotnet
 NODE_DIR := src/Node/bin/$(CONFIGURATION)/net10.0
 # Debian packages the build, the node and the tests need.
-APT_PACKAGES := clang llvm libbpf-dev libbpf1 bpftool iproute2 iputils-ping procps util-linux make gcc libc6-dev
+APT_PACKAGES := clang llvm libbpf-dev libbpf1 bpftool iproute2 iputils-ping procps util-linux ethtool make gcc libc6-dev
 ARGS ?=
 
 .PHONY: all deps build bpf run test bench clean

@@ -38,4 +38,15 @@ public sealed class VlanKernelSpecs
         Assert.Equal(2222, tagged.Key.port_b == 2222 ? tagged.Key.port_b : tagged.Key.port_a);
         Assert.Equal(100ul * 7, tagged.Value.side_a.payload_bytes + tagged.Value.side_b.payload_bytes);
     }
+
+    [Fact]
+    public void Should_read_the_rx_vlan_offload_flag_the_way_ethtool_reports_it()
+    {
+        using var pair = VethPair.Create();
+        Assert.Null(NetInterface.StripsVlanOnReceive("psnosuch0"));
+        Assert.False(NetInterface.StripsVlanOnReceive("lo")); // loopback: rx-vlan-offload off [fixed]
+        var veth = NetInterface.StripsVlanOnReceive(pair.Receiver);
+        Assert.NotNull(veth);
+        Assert.Contains($"rx-vlan-offload: {(veth == true ? "on" : "off")}", Shell.Run("ethtool", "-k", pair.Receiver));
+    }
 }

@@ -75,6 +75,9 @@ public sealed class InterfaceActor : ReceiveActor, IWithTimers
         }
         _log.Info("{0}: tracking (XDP {1} ingress, tcx egress, {2} flows max)", _interface,
             _settings.XdpMode.ToString().ToLowerInvariant(), _settings.MaxFlows);
+        if (NetInterface.StripsVlanOnReceive(_interface) == true)
+            _log.Warning("{0}: the driver strips VLAN tags before XDP (rx-vlan-offload on): tagged traffic is tracked "
+                + "as VLAN 0 on ingress; `ethtool -K {0} rxvlan off` keeps the tags visible", _interface);
         _bus.Publish(new InterfaceStateChanged(_interface, ifindex, "attached", _settings.XdpMode.ToString().ToLowerInvariant(), null, DateTimeOffset.UtcNow));
 
         var flowSpec = new MapStreamSpec<ps_flow_key, ps_flow_value>((k, v, now) => FlowState.IsIdle(k, v, now, _settings));

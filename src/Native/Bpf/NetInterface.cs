@@ -10,6 +10,37 @@ public static unsafe class NetInterface
 
     public static bool KernelHasBtf => File.Exists("/sys/kernel/btf/vmlinux");
 
+    /// <summary>
+    /// Whether the driver takes 802.1Q tags out of received frames before XDP runs (rx-vlan-offload):
+    /// then XDP cannot see the VLAN id. Null when the driver does not say (no ethtool support).
+    /// </summary>
+    public static bool? StripsVlanOnReceive(string name)
+    {
+        const uint ETHTOOL_GFLAGS = 0x25, ETH_FLAG_RXVLAN = 1u << 8;
+        var fd = Interop.Libc.socket(Interop.Libc.AF_INET, Interop.Libc.SOCK_DGRAM, 0);
+        if (fd < 0)
+            return null;
+        try
+        {
+            var value = stackalloc uint[2];
+            value[0] = ETHTOOL_GFLAGS;
+            value[1] = 0;
+            var ifr = new Interop.Libc.ifreq_data { ifr_data = value };
+            var bytes = System.Text.Encoding.ASCII.GetBytes(name);
+            if (bytes.Length > 15)
+                return null;
+            for (var i = 0; i < bytes.Length; i++)
+                ifr.ifr_name[i] = bytes[i];
+            if (Interop.Libc.ioctl(fd, Interop.Libc.SIOCETHTOOL, &ifr) != 0)
+                return null;
+            return (value[1] & ETH_FLAG_RXVLAN) != 0;
+        }
+        finally
+        {
+            Interop.Libc.close(fd);
+        }
+    }
+
     /// <summary>The id of the XDP program attached to the interface (any mode), 0 if none.</summary>
     public static uint XdpProgramId(int ifindex)
     {

@@ -35,6 +35,25 @@ internal static partial class Interop
         [LibraryImport(LibraryName, SetLastError = true)]
         internal static partial int close(int fd);
 
+        internal const int AF_INET = 2;
+        internal const int SOCK_DGRAM = 2;
+        internal const ulong SIOCETHTOOL = 0x8946;
+
+        /// <summary>struct ifreq with ifr_data: the name, then a pointer (40 bytes in all on 64-bit).</summary>
+        [StructLayout(LayoutKind.Sequential)]
+        internal unsafe struct ifreq_data
+        {
+            public fixed byte ifr_name[16];
+            public void* ifr_data;
+            private fixed byte _pad[16];
+        }
+
+        [LibraryImport(LibraryName, SetLastError = true)]
+        internal static partial int socket(int domain, int type, int protocol);
+
+        [LibraryImport(LibraryName, SetLastError = true)]
+        internal static unsafe partial int ioctl(int fd, ulong request, void* arg);
+
         [LibraryImport(LibraryName, StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
         internal static partial int mount(string source, string target, string filesystemtype, ulong mountflags, nint data);
     }
