@@ -1,0 +1,77 @@
+// PacketScope benchmarks: packet-rate, flow-read, idle-rss, all (default). See bench/README.md.
+using PacketScope.Bench;
+using PacketScope.Bench.Harness;
+
+var command = args.Length > 0 && !args[0].StartsWith("--", StringComparison.Ordinal) ? args[0] : "all";
+var options = new Options(args.Length > 0 && !args[0].StartsWith("--", StringComparison.Ordinal) ? args[1..] : args);
+
+if (command is "help" or "--help" or "-h")
+{
+    Console.WriteLine("""
+        Usage: make bench ARGS="[packet-rate|flow-read|idle-rss|all] [--name value ...]"   (as root)
+
+          packet-rate  --frames 10000000 --flows 1024 --rounds 3 --target 0.8
+          flow-read    --flows 1000000 --chunk 4096 --poll-ms 10 --runs 3 --gc node|server|workstation
+          idle-rss     --idle-seconds 5 --gc node|server|workstation (of the noop baseline)
+        """);
+    return 0;
+}
+
+// Internal subcommands: the bench re-invokes itself for clean-process measurements.
+switch (command)
+{
+    case "noop":
+        return IdleRssBench.Noop();
+    case "flow-read-child":
+        return FlowReadBench.RunChild(options);
+}
+
+if (!PacketScope.Native.NetInterface.IsRoot)
+{
+    Console.Error.WriteLine("bench: the benchmarks load BPF programs and create veths: run them as root");
+    return 1;
+}
+
+Cleanup.InstallHandlers();
+try
+{
+    Console.WriteLine($"# PacketScope benchmarks ({DateTime.Now:yyyy-MM-dd HH:mm}, {Environment.ProcessorCount} CPUs, kernel {File.ReadAllText("/proc/sys/kernel/osrelease").Trim()}, .NET {Environment.Version})");
+    var (gitCode, commit, _) = Shell.TryRun("git", "-C", Paths.RepoRoot, "describe", "--always", "--dirty");
+    Console.WriteLine($"Source: commit {(gitCode == 0 ? commit.Trim() : "unknown")}. Load average at start: {Fmt.LoadAverage()}.");
+    switch (command)
+    {
+        case "packet-rate":
+            PacketRateBench.Run(options);
+            break;
+        case "flow-read":
+            FlowReadBench.Run(options);
+            break;
+        case "idle-rss":
+            IdleRssBench.Run(options);
+            break;
+        case "all":
+            PacketRateBench.Run(options);
+            FlowReadBench.Run(options);
+            IdleRssBench.Run(options);
+            break;
+        default:
+            Console.Error.WriteLine($"bench: unknown subcommand '{command}'; try help");
+            return 2;
+    }
+    Console.WriteLine();
+    Console.WriteLine($"Load average at the end: {Fmt.LoadAverage()}.");
+    return 0;
+}
+catch (Exception e) when (!Cleanup.Stopping)
+{
+    Console.Error.WriteLine($"bench: {e}");
+    return 1;
+}
+catch (Exception) when (Cleanup.Stopping)
+{
+    return 1; // interrupted by a signal: the handler cleans up and exits
+}
+finally
+{
+    Cleanup.RunAll();
+}
