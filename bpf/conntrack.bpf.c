@@ -219,7 +219,9 @@ static __always_inline void ps_icmp_update(const struct ps_pkt *p, void *quoted,
 		__builtin_memset(&nv, 0, sizeof(nv));
 		nv.first_seen_ns = now;
 		err = bpf_map_update_elem(&ps_icmp, &key, &nv, BPF_NOEXIST);
-		if (err && err != -EEXIST)
+		if (err == 0)
+			ps_count(hook, PS_STAT_ICMP_NEW, 1, frame_len);
+		else if (err != -EEXIST)
 			goto full;
 		v = bpf_map_lookup_elem(&ps_icmp, &key);
 		if (!v)

@@ -202,7 +202,10 @@ internal static class FlowReadBench
             // Subscriptions to the hub materialise asynchronously; in the node the view is up long before the first read.
             Thread.Sleep(1000);
 
-            var flowSpec = new MapStreamSpec<ps_flow_key, ps_flow_value>((k, v, now) => FlowState.IsIdle(k, v, now, settings));
+            // The bench's map has no BPF program counting creations: every flow in it was created once.
+            var created = (ulong)r.InMap;
+            var flowSpec = new MapStreamSpec<ps_flow_key, ps_flow_value>(
+                v => v.last_seen_ns, v => v.first_seen_ns, (k, v, now) => FlowState.IsIdle(k, v, now, settings), () => created);
             var start = Stopwatch.GetTimestamp();
             system.ActorOf(MapStreamActor<ps_flow_key, ps_flow_value>.Props(Interface, map, bus, settings, flowSpec), "flows");
             // The view cannot hold every flow before the read's Final chunk is on the bus, and each
@@ -262,7 +265,7 @@ internal static class FlowReadBench
     {
         var settings = new ConntrackSettings("bench", TimeSpan.FromSeconds(1), XdpMode.Auto, Capacity, 65_536, "unused",
             TimeSpan.FromSeconds(120), TimeSpan.FromSeconds(10)) { ChunkSize = r.Chunk };
-        var tracker = new DeltaTracker<ps_flow_key, ps_flow_value>();
+        var tracker = new DeltaTracker<ps_flow_key, ps_flow_value>(v => v.last_seen_ns, v => v.first_seen_ns, r.Chunk);
         var keys = new ps_flow_key[r.Chunk];
         var values = new ps_flow_value[r.Chunk];
         var chunks = new List<MapChange<ps_flow_key, ps_flow_value>[]>();
@@ -271,7 +274,7 @@ internal static class FlowReadBench
         {
             var t = Stopwatch.GetTimestamp();
             var now = MonotonicClock.NowNs();
-            tracker.BeginRead();
+            tracker.BeginRead(now);
             var reader = map.OpenBatchRead<ps_flow_key, ps_flow_value>();
             int n;
             while ((n = reader.Next(keys, values)) > 0)
@@ -285,8 +288,8 @@ internal static class FlowReadBench
                         chunks.Add(drained);
                 }
             }
-            tracker.EndRead();
             var last = tracker.DrainChanges();
+            tracker.EndRead((ulong)r.InMap, 0);
             if (keep)
                 chunks.Add(last);
             return Stopwatch.GetElapsedTime(t).TotalMilliseconds;
@@ -299,23 +302,17 @@ internal static class FlowReadBench
         var view = new InterfaceView(Interface);
         var started = Stopwatch.GetTimestamp();
         foreach (var c in chunks)
-            view.Apply(new MapDelta<ps_flow_key, ps_flow_value>(Interface, clock, c, [], null));
+            view.Apply(new MapDelta<ps_flow_key, ps_flow_value>(Interface, clock, c, [], null, r.InMap));
         r.ViewApplyMs = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
         started = Stopwatch.GetTimestamp();
         view.Query("bench", new ConnectionQuery(Limit: 1));
         r.QueryMs = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
 
-        // Sizes from the dictionaries' real capacities after growing one insert at a time, as they do.
-        var capacity = 0;
-        {
-            var probe = new Dictionary<int, byte>();
-            for (var i = 0; i < r.InMap; i++)
-                probe[i] = 0;
-            capacity = probe.EnsureCapacity(0);
-        }
+        // The view sizes its dictionary once from the reader's size hint; the tracker keeps no per-flow state.
+        var capacity = new Dictionary<int, byte>((int)r.InMap).EnsureCapacity(0);
         const double mb = 1024 * 1024;
         r.ViewDictionaryMb = capacity * (8.0 + Unsafe.SizeOf<ps_flow_key>() + Unsafe.SizeOf<InterfaceView.Entry<ps_flow_value>>() + 4) / mb;
-        r.TrackerDictionaryMb = capacity * (8.0 + Unsafe.SizeOf<ps_flow_key>() + 16 + 4) / mb;
+        r.TrackerDictionaryMb = 0;
         r.ChangesMb = r.InMap * (double)Unsafe.SizeOf<MapChange<ps_flow_key, ps_flow_value>>() / mb;
         Log($"without actors: tracker {Fmt.F(r.TrackerOnlyMs, 0)} ms (steady {Fmt.F(r.TrackerSteadyMs, 0)} ms), view apply {Fmt.F(r.ViewApplyMs, 0)} ms, query {Fmt.F(r.QueryMs, 0)} ms");
         GC.KeepAlive(view);

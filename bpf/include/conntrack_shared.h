@@ -92,7 +92,7 @@ struct ps_icmp_value {
 };                      /* 40 bytes */
 
 /* Per-CPU stats: key = hook * PS_STAT_MAX + stat, value = struct ps_counter.
- * packets counts GSO segments and bytes frame bytes; PS_STAT_FLOW_NEW counts flows in packets. */
+ * packets counts GSO segments and bytes frame bytes; PS_STAT_FLOW_NEW and PS_STAT_ICMP_NEW count entries in packets. */
 enum ps_stat {
 	PS_STAT_TOTAL = 0,
 	PS_STAT_IPV4,
@@ -111,6 +111,7 @@ enum ps_stat {
 	PS_STAT_FLOW_MAP_FULL, /* flow map update failed: the packet was counted but not tracked */
 	PS_STAT_ICMP_MAP_FULL, /* icmp map update failed */
 	PS_STAT_HIST_FULL,     /* icmp histogram update failed */
+	PS_STAT_ICMP_NEW,      /* icmp map entries created (user space derives evictions from it) */
 	PS_STAT_PASS,          /* verdicts */
 	PS_STAT_DROP,
 	PS_STAT_MAX,

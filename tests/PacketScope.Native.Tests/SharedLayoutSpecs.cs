@@ -79,6 +79,7 @@ public sealed class SharedLayoutSpecs
         Assert.Equal((int)StatId.Max, Const("PS_STAT_MAX"));
         Assert.Equal((int)StatId.FlowMapFull, Const("PS_STAT_FLOW_MAP_FULL"));
         Assert.Equal((int)StatId.Pass, Const("PS_STAT_PASS"));
+        Assert.Equal((int)StatId.IcmpNew, Const("PS_STAT_ICMP_NEW"));
         Assert.Equal((int)StatId.Drop, Const("PS_STAT_DROP"));
         Assert.Equal(Conntrack.HookMax, Const("PS_HOOK_MAX"));
         Assert.Equal((int)Conntrack.DefaultMaxFlows, Const("PS_DEFAULT_MAX_FLOWS"));

@@ -80,9 +80,15 @@ public sealed class InterfaceActor : ReceiveActor, IWithTimers
                 + "as VLAN 0 on ingress; `ethtool -K {0} rxvlan off` keeps the tags visible", _interface);
         _bus.Publish(new InterfaceStateChanged(_interface, ifindex, "attached", _settings.XdpMode.ToString().ToLowerInvariant(), null, DateTimeOffset.UtcNow));
 
-        var flowSpec = new MapStreamSpec<ps_flow_key, ps_flow_value>((k, v, now) => FlowState.IsIdle(k, v, now, _settings));
+        var stats = _program.Stats;
+        var flowSpec = new MapStreamSpec<ps_flow_key, ps_flow_value>(
+            v => v.last_seen_ns, v => v.first_seen_ns,
+            (k, v, now) => FlowState.IsIdle(k, v, now, _settings),
+            () => StatsStreamActor.ReadCounter(stats, StatId.FlowNew).packets);
         var icmpSpec = new MapStreamSpec<ps_icmp_key, ps_icmp_value>(
-            (_, v, now) => now > v.last_seen_ns && now - v.last_seen_ns > (ulong)_settings.FlowIdleTimeout.Ticks * 100);
+            v => v.last_seen_ns, v => v.first_seen_ns,
+            (_, v, now) => now > v.last_seen_ns && now - v.last_seen_ns > (ulong)_settings.FlowIdleTimeout.Ticks * 100,
+            () => StatsStreamActor.ReadCounter(stats, StatId.IcmpNew).packets);
         Context.ActorOf(MapStreamActor<ps_flow_key, ps_flow_value>.Props(_interface, _program.Flows, _bus, _settings, flowSpec), "flows");
         Context.ActorOf(MapStreamActor<ps_icmp_key, ps_icmp_value>.Props(_interface, _program.Icmp, _bus, _settings, icmpSpec), "icmp");
         Context.ActorOf(StatsStreamActor.Props(_interface, _program.Stats, _program.IcmpHistogram, _bus, _settings.Interval), "stats");

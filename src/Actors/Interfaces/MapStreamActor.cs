@@ -8,12 +8,19 @@ using PacketScope.Native;
 
 namespace PacketScope.Actors.Interfaces;
 
-/// <summary>How a map stream decides that an entry has been idle too long (key, value, now in ns).</summary>
-public sealed record MapStreamSpec<TKey, TValue>(Func<TKey, TValue, ulong, bool> IsIdle)
+/// <summary>
+/// What a map stream needs to know about its entries: their kernel timestamps, when one has been idle
+/// too long (key, value, now in ns), and the kernel's count of entries ever created.
+/// </summary>
+public sealed record MapStreamSpec<TKey, TValue>(
+    Func<TValue, ulong> LastSeen,
+    Func<TValue, ulong> FirstSeen,
+    Func<TKey, TValue, ulong, bool> IsIdle,
+    Func<ulong> CreatedTotal)
     where TKey : unmanaged where TValue : unmanaged;
 
 public sealed class MapStreamActor<TKey, TValue> : ReceiveActor, IWithTimers
-    where TKey : unmanaged, IEquatable<TKey> where TValue : unmanaged
+    where TKey : unmanaged where TValue : unmanaged
 {
     private sealed class Read
     {
@@ -38,7 +45,7 @@ public sealed class MapStreamActor<TKey, TValue> : ReceiveActor, IWithTimers
         _bus = bus;
         _settings = settings;
         _spec = spec;
-        _tracker = new DeltaTracker<TKey, TValue>();
+        _tracker = new DeltaTracker<TKey, TValue>(spec.LastSeen, spec.FirstSeen, settings.ChunkSize);
         _keys = new TKey[settings.ChunkSize];
         _values = new TValue[settings.ChunkSize];
         Receive<ResyncTelemetry>(r => r.Interface == _interface, _ => _tracker.Reset());
@@ -71,8 +78,10 @@ public sealed class MapStreamActor<TKey, TValue> : ReceiveActor, IWithTimers
     private async Task ReadOnceAsync()
     {
         var started = Stopwatch.GetTimestamp();
+        var created = _spec.CreatedTotal();
         var clock = new ReadClock(MonotonicClock.NowNs(), MonotonicClock.RealtimeOffsetNs());
-        _tracker.BeginRead();
+        var sizeHint = Math.Max(_tracker.Count, (long)(created - _tracker.Expired - _tracker.Evicted));
+        _tracker.BeginRead(clock.ReadAtNs);
         var reader = _map.OpenBatchRead<TKey, TValue>();
         int n;
         while ((n = reader.Next(_keys, _values)) > 0)
@@ -80,14 +89,16 @@ public sealed class MapStreamActor<TKey, TValue> : ReceiveActor, IWithTimers
             for (var i = 0; i < n; i++)
                 _tracker.Observe(_keys[i], _values[i], _spec.IsIdle(_keys[i], _values[i], clock.ReadAtNs));
             if (_tracker.PendingChanges >= _settings.ChunkSize)
-                await PublishAsync(new MapDelta<TKey, TValue>(_interface, clock, _tracker.DrainChanges(), [], null));
+                await PublishAsync(new MapDelta<TKey, TValue>(_interface, clock, _tracker.DrainChanges(), [], null, sizeHint));
         }
+        var deleted = 0;
         foreach (var key in _tracker.IdleKeys)
-            _map.Delete(key);
-        var removals = _tracker.EndRead();
+            if (_map.Delete(key))
+                deleted++;
+        var removals = _tracker.EndRead(created, deleted);
         var summary = new MapReadSummary(_tracker.Count, _tracker.Created, _tracker.Expired, _tracker.Evicted, _map.MaxEntries,
             Stopwatch.GetElapsedTime(started), _tracker.IsSnapshot);
-        await PublishAsync(new MapDelta<TKey, TValue>(_interface, clock, _tracker.DrainChanges(), removals, summary));
+        await PublishAsync(new MapDelta<TKey, TValue>(_interface, clock, _tracker.DrainChanges(), removals, summary, sizeHint));
     }
 
     private async Task PublishAsync(ITelemetry message)

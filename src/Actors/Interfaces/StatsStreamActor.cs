@@ -42,6 +42,24 @@ public sealed class StatsStreamActor : ReceiveActor, IWithTimers
 
     internal StatsReading ReadOnce() => ReadStats(_interface, _stats, _histogram);
 
+    /// <summary>One stats counter summed over CPUs and both hooks.</summary>
+    public static ps_counter ReadCounter(BpfMap stats, StatId stat)
+    {
+        var perCpu = new ps_counter[Libbpf.PossibleCpus];
+        var sum = new ps_counter();
+        for (var hook = 0; hook < Conntrack.HookMax; hook++)
+        {
+            if (!stats.TryLookupPerCpu((uint)(hook * (int)StatId.Max + (int)stat), perCpu))
+                continue;
+            foreach (var c in perCpu)
+            {
+                sum.packets += c.packets;
+                sum.bytes += c.bytes;
+            }
+        }
+        return sum;
+    }
+
     /// <summary>Sums the per-CPU values of both maps.</summary>
     public static StatsReading ReadStats(string iface, BpfMap stats, BpfMap histogram)
     {

@@ -1,63 +1,65 @@
-// Turns successive full reads of a kernel map into deltas: new, changed, expired and evicted entries.
-using System.Runtime.InteropServices;
-
+// Turns successive full reads of a kernel map into deltas, keeping no per-entry state in user space.
 namespace PacketScope.Actors.Telemetry;
 
 /// <summary>
-/// Remembers only a fingerprint of each entry and the read that last saw it, so a million flows
-/// cost tens of MB here; the full records live in the consumers. Not thread-safe: one owner.
+/// An entry changed if the kernel stamped it (last_seen) after the previous read began, less a
+/// margin: a read may copy a value while a CPU updates it, and such a torn copy is always followed
+/// by a clean one in the next read. Entries leave the map only by our idle deletions or by LRU
+/// eviction, and the kernel counts every creation, so evictions are derived from counts; when there
+/// were some, the next read is a snapshot (every entry republished) so consumers can drop the rest.
+/// Not thread-safe: one owner (a map stream actor).
 /// </summary>
 public sealed class DeltaTracker<TKey, TValue>
-    where TKey : unmanaged, IEquatable<TKey> where TValue : unmanaged
+    where TKey : unmanaged where TValue : unmanaged
 {
-    private struct Seen
+    /// <summary>Longer than any BPF program run between taking its timestamp and writing the entry.</summary>
+    private const ulong MarginNs = 10_000_000;
+
+    private readonly Func<TValue, ulong> _lastSeen;
+    private readonly Func<TValue, ulong> _firstSeen;
+    private readonly List<TKey> _idle = new();
+    private MapChange<TKey, TValue>[] _changes;
+    private int _pending;
+    private ulong _threshold, _changedSince, _nextThreshold;
+    private bool _snapshotPending = true;
+    private long _read;
+
+    public DeltaTracker(Func<TValue, ulong> lastSeen, Func<TValue, ulong> firstSeen, int chunkSize = 4096)
     {
-        public ulong Fingerprint;
-        public uint Generation;
+        _lastSeen = lastSeen;
+        _firstSeen = firstSeen;
+        _changes = new MapChange<TKey, TValue>[chunkSize];
     }
 
-    private readonly Func<TValue, ulong> _fingerprint;
-    private readonly Dictionary<TKey, Seen> _known = new();
-    private readonly List<MapChange<TKey, TValue>> _changes = new();
-    private readonly List<TKey> _idle = new();
-    private uint _generation;
-
-    public DeltaTracker() : this(v => Telemetry.Fingerprint.Of(v)) { }
-
-    public DeltaTracker(Func<TValue, ulong> fingerprint) => _fingerprint = fingerprint;
-
+    /// <summary>Entries created in the kernel, as of the start of the last read.</summary>
     public ulong Created { get; private set; }
+    /// <summary>Entries we deleted as idle.</summary>
     public ulong Expired { get; private set; }
+    /// <summary>Entries the kernel evicted (LRU full), derived from the counts.</summary>
     public ulong Evicted { get; private set; }
-    public int Count => _known.Count;
-
-    private bool _resetPending;
-
-    /// <summary>
-    /// Makes the next read a snapshot: every entry present is published again (consumers that drifted
-    /// resync), while the keys stay known so entries that left are still reported as removals.
-    /// </summary>
-    public void Reset() => _resetPending = true;
-
-    /// <summary>True while the current read is a snapshot (see <see cref="Reset"/>).</summary>
+    /// <summary>Entries in the map at the last read.</summary>
+    public long Count { get; private set; }
+    /// <summary>True while the current read republishes every entry.</summary>
     public bool IsSnapshot { get; private set; }
 
-    /// <summary>Starts a read; call <see cref="Observe"/> per entry, then <see cref="EndRead"/>.</summary>
-    public void BeginRead()
+    /// <summary>Makes the next read a snapshot, for consumers that drifted (joined late, lost a chunk).</summary>
+    public void Reset() => _snapshotPending = true;
+
+    /// <summary>Starts a read that began at <paramref name="readStartNs"/> (CLOCK_MONOTONIC).</summary>
+    public void BeginRead(ulong readStartNs)
     {
-        IsSnapshot = _resetPending;
-        _resetPending = false;
-        if (IsSnapshot)
-            foreach (var key in _known.Keys)
-                CollectionsMarshal.GetValueRefOrNullRef(_known, key).Fingerprint = 0;
-        _generation++;
-        _changes.Clear();
+        IsSnapshot = _snapshotPending;
+        _snapshotPending = false;
+        _changedSince = IsSnapshot ? 0 : _threshold;
+        _nextThreshold = readStartNs > MarginNs ? readStartNs - MarginNs : 0;
+        _read = 0;
+        _pending = 0;
         _idle.Clear();
     }
 
     /// <summary>
-    /// Records one entry of the read. Returns true when it is new or changed. An entry that has
-    /// timed out (<paramref name="idle"/>) is listed in <see cref="IdleKeys"/> for deletion instead.
+    /// Records one entry of the read; returns true when it is published (changed, or a snapshot).
+    /// An entry that has timed out (<paramref name="idle"/>) is listed in <see cref="IdleKeys"/> for deletion instead.
     /// </summary>
     public bool Observe(in TKey key, in TValue value, bool idle)
     {
@@ -66,53 +68,50 @@ public sealed class DeltaTracker<TKey, TValue>
             _idle.Add(key);
             return false;
         }
-        var seen = _fingerprint(value);
-        ref var entry = ref CollectionsMarshal.GetValueRefOrAddDefault(_known, key, out var known);
-        entry.Generation = _generation;
-        if (known && entry.Fingerprint == seen)
+        _read++;
+        if (_lastSeen(value) < _changedSince)
             return false;
-        entry.Fingerprint = seen;
-        if (!known)
-            Created++;
-        _changes.Add(new MapChange<TKey, TValue>(key, value, !known));
+        if (_pending == _changes.Length)
+            Array.Resize(ref _changes, _changes.Length * 2);
+        _changes[_pending++] = new MapChange<TKey, TValue>(key, value, _firstSeen(value) >= _threshold);
         return true;
     }
 
-    public int PendingChanges => _changes.Count;
+    public int PendingChanges => _pending;
 
-    /// <summary>Changes observed since the last drain (the caller publishes them in chunks).</summary>
+    /// <summary>The changes observed since the last drain, in an array the caller owns.</summary>
     public MapChange<TKey, TValue>[] DrainChanges()
     {
-        var result = _changes.ToArray();
-        _changes.Clear();
+        var result = _changes.AsSpan(0, _pending).ToArray();
+        _pending = 0;
         return result;
     }
 
     /// <summary>Keys that timed out during this read; the caller deletes them from the kernel map.</summary>
     public IReadOnlyList<TKey> IdleKeys => _idle;
 
-    /// <summary>Finishes the read: entries known before but not seen in it have left, expired (deleted by us) or evicted.</summary>
-    public MapRemoval<TKey>[] EndRead()
+    /// <summary>
+    /// Finishes the read. <paramref name="createdBeforeRead"/> is the kernel's creation counter read
+    /// before the read began; <paramref name="deleted"/> how many idle entries the caller deleted.
+    /// Returns the removals to publish (the idle entries).
+    /// </summary>
+    public MapRemoval<TKey>[] EndRead(ulong createdBeforeRead, int deleted)
     {
-        var idle = _idle.Count == 0 ? null : new HashSet<TKey>(_idle);
-        var removals = new List<MapRemoval<TKey>>();
-        foreach (var (key, entry) in _known)
+        Expired += (ulong)deleted;
+        Count = _read;
+        Created = Math.Max(Created, createdBeforeRead);
+        _threshold = _nextThreshold;
+        // Entries created after the counter was read may be in this read: that only lowers the
+        // estimate for now, never invents an eviction.
+        var evicted = (long)createdBeforeRead - (long)Expired - _read;
+        if (evicted > (long)Evicted)
         {
-            if (entry.Generation == _generation)
-                continue;
-            if (idle is not null && idle.Contains(key))
-            {
-                removals.Add(new MapRemoval<TKey>(key, RemovalReason.Expired));
-                Expired++;
-            }
-            else
-            {
-                removals.Add(new MapRemoval<TKey>(key, RemovalReason.Evicted));
-                Evicted++;
-            }
+            Evicted = (ulong)evicted;
+            _snapshotPending = true;
         }
-        foreach (var removal in removals)
-            _known.Remove(removal.Key);
-        return removals.ToArray();
+        var removals = new MapRemoval<TKey>[_idle.Count];
+        for (var i = 0; i < removals.Length; i++)
+            removals[i] = new MapRemoval<TKey>(_idle[i], RemovalReason.Expired);
+        return removals;
     }
 }

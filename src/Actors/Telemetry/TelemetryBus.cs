@@ -8,13 +8,16 @@ namespace PacketScope.Actors.Telemetry;
 
 public sealed class TelemetryBus
 {
-    /// <summary>Per-consumer buffer (elements are chunks of up to a few thousand entries).</summary>
-    private const int BufferSize = 256;
+    /// <summary>
+    /// Elements are chunks of a few thousand entries (about 1 MB for flows): keep few in flight, so a
+    /// full read of a million flows streams through instead of piling up in buffers.
+    /// </summary>
+    private const int BufferSize = 8;
 
     public TelemetryBus(ActorSystem system)
     {
         Materializer = system.Materializer(namePrefix: "telemetry");
-        (Sink, Source) = MergeHub.Source<ITelemetry>(perProducerBufferSize: 16)
+        (Sink, Source) = MergeHub.Source<ITelemetry>(perProducerBufferSize: 2)
             .ToMaterialized(BroadcastHub.Sink<ITelemetry>(bufferSize: BufferSize), Keep.Both)
             .Run(Materializer);
         // No consumer yet: the hub keeps what is published and backpressures, so the first
@@ -41,7 +44,7 @@ public sealed class TelemetryBus
     public Source<ITelemetry, NotUsed> Source { get; }
 
     /// <summary>A producer queue with backpressure: await OfferAsync before producing more.</summary>
-    public ISourceQueueWithComplete<ITelemetry> CreateProducer(int bufferSize = 64) =>
+    public ISourceQueueWithComplete<ITelemetry> CreateProducer(int bufferSize = 2) =>
         Akka.Streams.Dsl.Source.Queue<ITelemetry>(bufferSize, OverflowStrategy.Backpressure)
             .To(Sink)
             .Run(Materializer);

@@ -18,10 +18,9 @@ public readonly record struct ReadClock(ulong ReadAtNs, long RealtimeOffsetNs)
 
 public enum RemovalReason
 {
-    /// <summary>Idle past its timeout: we deleted it from the kernel map.</summary>
+    /// <summary>Idle past its timeout: we deleted it from the kernel map. (Evicted entries are not
+    /// listed one by one: a snapshot read follows an eviction and consumers drop what it lacks.)</summary>
     Expired,
-    /// <summary>Gone from the kernel map without us: the LRU map evicted it.</summary>
-    Evicted,
 }
 
 public readonly record struct MapChange<TKey, TValue>(TKey Key, TValue Value, bool IsNew);
@@ -31,13 +30,15 @@ public readonly record struct MapRemoval<TKey>(TKey Key, RemovalReason Reason);
 /// <summary>
 /// Part of one read of a map: entries that are new or changed since the last read, and entries that left.
 /// A read is published as several chunks; the last one has <c>Final</c> set and the read's totals.
+/// SizeHint: about how many entries the map holds, so a consumer can size its table once.
 /// </summary>
 public sealed record MapDelta<TKey, TValue>(
     string Interface,
     ReadClock Clock,
     MapChange<TKey, TValue>[] Changes,
     MapRemoval<TKey>[] Removals,
-    MapReadSummary? Final) : ITelemetry
+    MapReadSummary? Final,
+    long SizeHint = 0) : ITelemetry
     where TKey : unmanaged where TValue : unmanaged;
 
 /// <summary>Totals of one read. Snapshot: every entry present was published in this read (a resync).</summary>

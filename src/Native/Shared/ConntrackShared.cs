@@ -43,6 +43,7 @@ public enum StatId
     FlowMapFull,
     IcmpMapFull,
     HistFull,
+    IcmpNew,
     Pass,
     Drop,
     Max,

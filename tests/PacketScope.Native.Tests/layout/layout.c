@@ -43,6 +43,7 @@ int main(void)
 	printf("enum PS_STAT_MAX %d 0\n", PS_STAT_MAX);
 	printf("enum PS_STAT_FLOW_MAP_FULL %d 0\n", PS_STAT_FLOW_MAP_FULL);
 	printf("enum PS_STAT_PASS %d 0\n", PS_STAT_PASS);
+	printf("enum PS_STAT_ICMP_NEW %d 0\n", PS_STAT_ICMP_NEW);
 	printf("enum PS_STAT_DROP %d 0\n", PS_STAT_DROP);
 	printf("enum PS_HOOK_MAX %d 0\n", PS_HOOK_MAX);
 	printf("enum PS_DEFAULT_MAX_FLOWS %d 0\n", PS_DEFAULT_MAX_FLOWS);
