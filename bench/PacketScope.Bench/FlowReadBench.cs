@@ -183,7 +183,7 @@ internal static class FlowReadBench
         {
             // As the node wires it (NodeHosting, InterfaceActor): the bus, the view, one map stream.
             var settings = new ConntrackSettings("bench", TimeSpan.FromSeconds(1), XdpMode.Auto, Capacity, 65_536, "unused",
-                TimeSpan.FromSeconds(120), TimeSpan.FromSeconds(10)) { ChunkSize = r.Chunk };
+                TimeSpan.FromSeconds(120), TimeSpan.FromSeconds(10)) { BatchSize = r.Chunk };
             var bus = new TelemetryBus(system);
             var view = system.ActorOf(NodeViewActor.Props("bench", [Interface], bus), NodeViewActor.Name);
             var finals = Channel.CreateUnbounded<(long At, MapReadSummary Summary, long Changes)>();
@@ -264,8 +264,8 @@ internal static class FlowReadBench
     private static void Breakdown(BpfMap map, Result r)
     {
         var settings = new ConntrackSettings("bench", TimeSpan.FromSeconds(1), XdpMode.Auto, Capacity, 65_536, "unused",
-            TimeSpan.FromSeconds(120), TimeSpan.FromSeconds(10)) { ChunkSize = r.Chunk };
-        var tracker = new DeltaTracker<ps_flow_key, ps_flow_value>(v => v.last_seen_ns, v => v.first_seen_ns, r.Chunk);
+            TimeSpan.FromSeconds(120), TimeSpan.FromSeconds(10)) { BatchSize = r.Chunk };
+        var tracker = new DeltaTracker<ps_flow_key, ps_flow_value>(v => v.last_seen_ns, v => v.first_seen_ns, settings.ChunkSize);
         var keys = new ps_flow_key[r.Chunk];
         var values = new ps_flow_value[r.Chunk];
         var chunks = new List<MapChange<ps_flow_key, ps_flow_value>[]>();
@@ -281,12 +281,9 @@ internal static class FlowReadBench
             {
                 for (var i = 0; i < n; i++)
                     tracker.Observe(keys[i], values[i], FlowState.IsIdle(keys[i], values[i], now, settings));
-                if (tracker.PendingChanges >= r.Chunk)
-                {
-                    var drained = tracker.DrainChanges();
+                while (tracker.TryTakeChunk(out var chunk))
                     if (keep)
-                        chunks.Add(drained);
-                }
+                        chunks.Add(chunk);
             }
             var last = tracker.DrainChanges();
             tracker.EndRead((ulong)r.InMap, 0);

@@ -46,8 +46,8 @@ public sealed class MapStreamActor<TKey, TValue> : ReceiveActor, IWithTimers
         _settings = settings;
         _spec = spec;
         _tracker = new DeltaTracker<TKey, TValue>(spec.LastSeen, spec.FirstSeen, settings.ChunkSize);
-        _keys = new TKey[settings.ChunkSize];
-        _values = new TValue[settings.ChunkSize];
+        _keys = new TKey[settings.BatchSize];
+        _values = new TValue[settings.BatchSize];
         Receive<ResyncTelemetry>(r => r.Interface == _interface, _ => _tracker.Reset());
         ReceiveAsync<Read>(async _ =>
         {
@@ -88,8 +88,8 @@ public sealed class MapStreamActor<TKey, TValue> : ReceiveActor, IWithTimers
         {
             for (var i = 0; i < n; i++)
                 _tracker.Observe(_keys[i], _values[i], _spec.IsIdle(_keys[i], _values[i], clock.ReadAtNs));
-            if (_tracker.PendingChanges >= _settings.ChunkSize)
-                await PublishAsync(new MapDelta<TKey, TValue>(_interface, clock, _tracker.DrainChanges(), [], null, sizeHint));
+            while (_tracker.TryTakeChunk(out var chunk))
+                await PublishAsync(new MapDelta<TKey, TValue>(_interface, clock, chunk, [], null, sizeHint));
         }
         var deleted = 0;
         foreach (var key in _tracker.IdleKeys)

@@ -18,6 +18,8 @@ public sealed class DeltaTracker<TKey, TValue>
     private readonly Func<TValue, ulong> _lastSeen;
     private readonly Func<TValue, ulong> _firstSeen;
     private readonly List<TKey> _idle = new();
+    private readonly int _chunkSize;
+    private readonly Queue<MapChange<TKey, TValue>[]> _full = new();
     private MapChange<TKey, TValue>[] _changes;
     private int _pending;
     private ulong _threshold, _changedSince, _nextThreshold;
@@ -28,6 +30,7 @@ public sealed class DeltaTracker<TKey, TValue>
     {
         _lastSeen = lastSeen;
         _firstSeen = firstSeen;
+        _chunkSize = chunkSize;
         _changes = new MapChange<TKey, TValue>[chunkSize];
     }
 
@@ -54,6 +57,7 @@ public sealed class DeltaTracker<TKey, TValue>
         _nextThreshold = readStartNs > MarginNs ? readStartNs - MarginNs : 0;
         _read = 0;
         _pending = 0;
+        _full.Clear();
         _idle.Clear();
     }
 
@@ -71,18 +75,31 @@ public sealed class DeltaTracker<TKey, TValue>
         _read++;
         if (_lastSeen(value) < _changedSince)
             return false;
-        if (_pending == _changes.Length)
-            Array.Resize(ref _changes, _changes.Length * 2);
         _changes[_pending++] = new MapChange<TKey, TValue>(key, value, _firstSeen(value) >= _threshold);
+        if (_pending == _chunkSize)
+        {
+            // A full chunk is handed over as it is: no second copy of a million changes.
+            _full.Enqueue(_changes);
+            _changes = new MapChange<TKey, TValue>[_chunkSize];
+            _pending = 0;
+        }
         return true;
     }
 
-    public int PendingChanges => _pending;
+    /// <summary>The next full chunk of changes (the caller owns it), if one is ready.</summary>
+    public bool TryTakeChunk(out MapChange<TKey, TValue>[] chunk) => _full.TryDequeue(out chunk!);
 
-    /// <summary>The changes observed since the last drain, in an array the caller owns.</summary>
+    /// <summary>Every change not yet taken (full chunks and the partial one), in one array the caller owns.</summary>
     public MapChange<TKey, TValue>[] DrainChanges()
     {
-        var result = _changes.AsSpan(0, _pending).ToArray();
+        var result = new MapChange<TKey, TValue>[_full.Count * _chunkSize + _pending];
+        var at = 0;
+        while (_full.TryDequeue(out var chunk))
+        {
+            chunk.CopyTo(result, at);
+            at += chunk.Length;
+        }
+        _changes.AsSpan(0, _pending).CopyTo(result.AsSpan(at));
         _pending = 0;
         return result;
     }
