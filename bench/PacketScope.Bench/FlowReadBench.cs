@@ -308,7 +308,7 @@ internal static class FlowReadBench
         // The view sizes its dictionary once from the reader's size hint; the tracker keeps no per-flow state.
         var capacity = new Dictionary<int, byte>((int)r.InMap).EnsureCapacity(0);
         const double mb = 1024 * 1024;
-        r.ViewDictionaryMb = capacity * (8.0 + Unsafe.SizeOf<ps_flow_key>() + Unsafe.SizeOf<InterfaceView.Entry<ps_flow_value>>() + 4) / mb;
+        r.ViewDictionaryMb = capacity * (8.0 + Unsafe.SizeOf<ps_flow_key>() + Unsafe.SizeOf<InterfaceView.Entry<CompactFlow>>() + 4) / mb;
         r.TrackerDictionaryMb = 0;
         r.ChangesMb = r.InMap * (double)Unsafe.SizeOf<MapChange<ps_flow_key, ps_flow_value>>() / mb;
         Log($"without actors: tracker {Fmt.F(r.TrackerOnlyMs, 0)} ms (steady {Fmt.F(r.TrackerSteadyMs, 0)} ms), view apply {Fmt.F(r.ViewApplyMs, 0)} ms, query {Fmt.F(r.QueryMs, 0)} ms");

@@ -52,6 +52,10 @@ public sealed class NodeProcessSpecs : IDisposable
         Assert.Equal("node-under-test", flow.GetProperty("node").GetString());
         Assert.Equal(_ns.HostInterface, flow.GetProperty("interface").GetString());
         Assert.Contains("SYN", flow.GetProperty("orig").GetProperty("tcp_flag_names").EnumerateArray().Select(e => e.GetString()));
+        // Sequence state comes from the kernel map at query time.
+        Assert.Equal(64, flow.GetProperty("orig").GetProperty("ttl").GetInt32());
+        Assert.True(flow.GetProperty("orig").GetProperty("window").GetInt32() > 0);
+        Assert.NotEqual(0u, flow.GetProperty("reply").GetProperty("ack").GetUInt32());
         Assert.Equal($"{_ns.PeerAddress}:{flow.GetProperty("src_port").GetInt32()} -> {_ns.HostAddress}:{port} (TCP)", flow.GetProperty("key").GetString());
         Assert.StartsWith("Packets: ", flow.GetProperty("info").GetString());
         Assert.True(DateTimeOffset.TryParse(flow.GetProperty("last_seen").GetString(), out var lastSeen));

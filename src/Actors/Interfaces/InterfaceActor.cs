@@ -78,7 +78,8 @@ public sealed class InterfaceActor : ReceiveActor, IWithTimers
         if (NetInterface.StripsVlanOnReceive(_interface) == true)
             _log.Warning("{0}: the driver strips VLAN tags before XDP (rx-vlan-offload on): tagged traffic is tracked "
                 + "as VLAN 0 on ingress; `ethtool -K {0} rxvlan off` keeps the tags visible", _interface);
-        _bus.Publish(new InterfaceStateChanged(_interface, ifindex, "attached", _settings.XdpMode.ToString().ToLowerInvariant(), null, DateTimeOffset.UtcNow));
+        _bus.Publish(new InterfaceStateChanged(_interface, ifindex, "attached", _settings.XdpMode.ToString().ToLowerInvariant(), null,
+            DateTimeOffset.UtcNow, _program.Flows));
 
         var stats = _program.Stats;
         var flowSpec = new MapStreamSpec<ps_flow_key, ps_flow_value>(

@@ -48,7 +48,9 @@ public sealed record MapReadSummary(long Active, ulong Created, ulong Expired, u
 /// <summary>Per-CPU stats summed over CPUs: [hook * StatId.Max + stat].</summary>
 public sealed record StatsReading(string Interface, ReadClock Clock, ps_counter[] Counters, KeyValuePair<ps_icmp_hist_key, ps_counter>[] IcmpHistogram) : ITelemetry;
 
-public sealed record InterfaceStateChanged(string Interface, int IfIndex, string State, string? XdpMode, string? Error, DateTimeOffset Since) : ITelemetry;
+/// <summary>FlowMap (when attached): the kernel flow map, for consumers that look up a flow's current details.</summary>
+public sealed record InterfaceStateChanged(string Interface, int IfIndex, string State, string? XdpMode, string? Error, DateTimeOffset Since,
+    Native.BpfMap? FlowMap = null) : ITelemetry;
 
 /// <summary>
 /// Asks the map streams of an interface to publish every entry again at their next read, because a

@@ -2,6 +2,7 @@
 using System.Net;
 using PacketScope.Actors.Telemetry;
 using PacketScope.Messages;
+using PacketScope.Native;
 using PacketScope.Native.Shared;
 
 namespace PacketScope.Actors.Views;
@@ -16,13 +17,19 @@ public sealed class InterfaceView
         public float BytesPerSecond;
     }
 
-    private readonly Dictionary<ps_flow_key, Entry<ps_flow_value>> _flows = new();
+    private readonly Dictionary<ps_flow_key, Entry<CompactFlow>> _flows = new();
+    private readonly BpfMap? _flowMap;
     private readonly Dictionary<ps_icmp_key, Entry<ps_icmp_value>> _icmp = new();
     private ReadClock _flowClock, _icmpClock;
     private StatsReading? _stats, _previousStats;
     private MapReadSummary? _flowSummary;
 
-    public InterfaceView(string name) => Name = name;
+    /// <param name="flowMap">The interface's kernel flow map, for the details of returned flows; null when detached.</param>
+    public InterfaceView(string name, BpfMap? flowMap = null)
+    {
+        Name = name;
+        _flowMap = flowMap;
+    }
 
     public string Name { get; }
     public int FlowCount => _flows.Count;
@@ -38,17 +45,17 @@ public sealed class InterfaceView
         {
             ref var entry = ref System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrAddDefault(_flows, change.Key, out var existed);
             // Same connection (not a new one on a reused 4-tuple): a rate over the time between reads.
-            if (existed && delta.Clock.ReadAtNs > entry.ReadAtNs && change.Value.first_seen_ns == entry.Value.first_seen_ns)
+            if (existed && delta.Clock.ReadAtNs > entry.ReadAtNs && change.Value.first_seen_ns == entry.Value.FirstSeenNs)
             {
                 var seconds = (delta.Clock.ReadAtNs - entry.ReadAtNs) / 1e9;
-                entry.PacketsPerSecond = (float)(Increase(Packets(entry.Value), Packets(change.Value)) / seconds);
-                entry.BytesPerSecond = (float)(Increase(Bytes(entry.Value), Bytes(change.Value)) / seconds);
+                entry.PacketsPerSecond = (float)(Increase(entry.Value.Packets, Packets(change.Value)) / seconds);
+                entry.BytesPerSecond = (float)(Increase(entry.Value.Bytes, Bytes(change.Value)) / seconds);
             }
             else if (existed)
             {
                 entry.PacketsPerSecond = entry.BytesPerSecond = 0;
             }
-            entry.Value = change.Value;
+            entry.Value = new CompactFlow(change.Value);
             entry.ReadAtNs = delta.Clock.ReadAtNs;
         }
         foreach (var removal in delta.Removals)
@@ -102,15 +109,33 @@ public sealed class InterfaceView
     private static ulong Packets(in ps_flow_value v) => v.side_a.packets + v.side_b.packets;
     private static ulong Bytes(in ps_flow_value v) => v.side_a.bytes + v.side_b.bytes;
 
+    /// <summary>
+    /// The full record of a returned flow: the kernel's current value (sequence numbers, window, IP id
+    /// and TTL are not kept here), or what the view holds when the map is gone or the flow left it.
+    /// </summary>
+    private ps_flow_value Details(in ps_flow_key key, in CompactFlow flow)
+    {
+        try
+        {
+            if (_flowMap is not null && _flowMap.TryLookup(key, out ps_flow_value live) && live.first_seen_ns == flow.FirstSeenNs)
+                return live;
+        }
+        catch (ObjectDisposedException)
+        {
+            // Detached under us: the view is about to be replaced.
+        }
+        return flow.ToValue();
+    }
+
     /// <summary>A rate is only current if the flow changed in the latest read; otherwise it is idle (0).</summary>
-    private (double Pps, double Bps) Rates(in Entry<ps_flow_value> e) =>
+    private (double Pps, double Bps) Rates(in Entry<CompactFlow> e) =>
         e.ReadAtNs == _flowClock.ReadAtNs ? (e.PacketsPerSecond, e.BytesPerSecond) : (0, 0);
 
     /// <summary>Filters and returns the top <c>Limit</c> flows by the query's sort key (a bounded heap, not a full sort).</summary>
     public (long Total, List<FlowRecord> Top) Query(string node, ConnectionQuery q)
     {
         IPNetwork? network = q.Address is null ? null : ParseNetwork(q.Address);
-        var heap = new PriorityQueue<(ps_flow_key Key, Entry<ps_flow_value> Entry), double>(Math.Min(q.Limit, _flows.Count) + 1);
+        var heap = new PriorityQueue<(ps_flow_key Key, Entry<CompactFlow> Entry), double>(Math.Min(q.Limit, _flows.Count) + 1);
         long total = 0;
         foreach (var (key, entry) in _flows)
         {
@@ -120,15 +145,15 @@ public sealed class InterfaceView
                 continue;
             if (network is { } net && !Matches(key, net))
                 continue;
-            if (q.State is { } state && Interfaces.FlowState.Name(Interfaces.FlowState.Of(key, entry.Value)) != state)
+            if (q.State is { } state && Interfaces.FlowState.Name(Interfaces.FlowState.Of(key, entry.Value.Flags())) != state)
                 continue;
             total++;
             var score = q.Sort switch
             {
-                ConnectionSort.Packets => Packets(entry.Value),
-                ConnectionSort.LastSeen => entry.Value.last_seen_ns,
+                ConnectionSort.Packets => entry.Value.Packets,
+                ConnectionSort.LastSeen => entry.Value.LastSeenNs,
                 ConnectionSort.Rate => Rates(entry).Bps,
-                _ => (double)Bytes(entry.Value),
+                _ => (double)entry.Value.Bytes,
             };
             if (heap.Count < q.Limit)
                 heap.Enqueue((key, entry), score);
@@ -139,7 +164,7 @@ public sealed class InterfaceView
         while (heap.TryDequeue(out var item, out _))
         {
             var (pps, bps) = Rates(item.Entry);
-            top.Add(Formatting.Flow(node, Name, item.Key, item.Entry.Value, _flowClock, pps, bps));
+            top.Add(Formatting.Flow(node, Name, item.Key, Details(item.Key, item.Entry.Value), _flowClock, pps, bps));
         }
         top.Reverse();
         return (total, top);

@@ -97,7 +97,7 @@ public sealed class NodeViewActor : ReceiveActor
                 break;
             case InterfaceStateChanged s:
                 // Any change of attachment means the kernel maps we mirrored are gone or fresh.
-                _views[s.Interface] = new InterfaceView(s.Interface);
+                _views[s.Interface] = new InterfaceView(s.Interface, s.State == "attached" ? s.FlowMap : null);
                 _status[s.Interface] = new InterfaceStatus(s.Interface, s.IfIndex, s.State, s.XdpMode, s.Error, s.Since);
                 break;
         }

@@ -92,15 +92,51 @@ public sealed unsafe class BpfMap : IDisposable
         }
     }
 
+    /// <summary>
+    /// Holds the map's owner open for one syscall: a Dispose on another thread (an interface reload)
+    /// then waits for the call instead of closing the fd under it (and a reused fd number).
+    /// </summary>
+    internal readonly ref struct FdLease
+    {
+        private readonly System.Runtime.InteropServices.SafeHandle _handle;
+
+        internal FdLease(System.Runtime.InteropServices.SafeHandle handle, int fd)
+        {
+            _handle = handle;
+            Fd = fd;
+        }
+
+        public int Fd { get; }
+
+        public void Dispose() => _handle.DangerousRelease();
+    }
+
+    internal FdLease Lease()
+    {
+        System.Runtime.InteropServices.SafeHandle handle = _ownedFd is not null ? _ownedFd : _owner!.SafeHandle;
+        var added = false;
+        handle.DangerousAddRef(ref added); // throws ObjectDisposedException once closed
+        try
+        {
+            return new FdLease(handle, Fd);
+        }
+        catch
+        {
+            handle.DangerousRelease();
+            throw;
+        }
+    }
+
     public bool TryLookup<TKey, TValue>(in TKey key, out TValue value)
         where TKey : unmanaged where TValue : unmanaged
     {
         CheckSizes<TKey, TValue>(values: 1, entries: 1);
         value = default;
+        using var lease = Lease();
         fixed (TKey* k = &key)
         fixed (TValue* v = &value)
         {
-            var rc = Interop.Libbpf.bpf_map_lookup_elem(Fd, k, v);
+            var rc = Interop.Libbpf.bpf_map_lookup_elem(lease.Fd, k, v);
             if (rc == -BpfException.ENOENT)
                 return false;
             BpfException.ThrowIfNegative(rc, $"look up in map {Name}");
@@ -113,10 +149,11 @@ public sealed unsafe class BpfMap : IDisposable
         where TKey : unmanaged where TValue : unmanaged
     {
         CheckSizes<TKey, TValue>(values: values.Length, entries: 1);
+        using var lease = Lease();
         fixed (TKey* k = &key)
         fixed (TValue* v = values)
         {
-            var rc = Interop.Libbpf.bpf_map_lookup_elem(Fd, k, v);
+            var rc = Interop.Libbpf.bpf_map_lookup_elem(lease.Fd, k, v);
             if (rc == -BpfException.ENOENT)
                 return false;
             BpfException.ThrowIfNegative(rc, $"look up in map {Name}");
@@ -128,18 +165,20 @@ public sealed unsafe class BpfMap : IDisposable
         where TKey : unmanaged where TValue : unmanaged
     {
         CheckSizes<TKey, TValue>(values: 1, entries: 1);
+        using var lease = Lease();
         fixed (TKey* k = &key)
         fixed (TValue* v = &value)
             BpfException.ThrowIfNegative(
-                Interop.Libbpf.bpf_map_update_elem(Fd, k, v, onlyIfAbsent ? BPF_NOEXIST : BPF_ANY),
+                Interop.Libbpf.bpf_map_update_elem(lease.Fd, k, v, onlyIfAbsent ? BPF_NOEXIST : BPF_ANY),
                 $"update map {Name}");
     }
 
     public bool Delete<TKey>(in TKey key) where TKey : unmanaged
     {
+        using var lease = Lease();
         fixed (TKey* k = &key)
         {
-            var rc = Interop.Libbpf.bpf_map_delete_elem(Fd, k);
+            var rc = Interop.Libbpf.bpf_map_delete_elem(lease.Fd, k);
             if (rc == -BpfException.ENOENT)
                 return false;
             BpfException.ThrowIfNegative(rc, $"delete from map {Name}");
@@ -167,7 +206,8 @@ public sealed unsafe class BpfMap : IDisposable
         var outBatch = token + Math.Max(sizeof(TKey), 8);
         var first = true;
         long total = 0;
-        var fd = Fd;
+        using var lease = Lease();
+        var fd = lease.Fd;
         while (true)
         {
             uint count = (uint)keys.Length;
@@ -194,7 +234,7 @@ public sealed unsafe class BpfMap : IDisposable
         where TKey : unmanaged where TValue : unmanaged
     {
         CheckSizes<TKey, TValue>(values: IsPerCpu ? Libbpf.PossibleCpus : 1, entries: 1);
-        return new MapBatchReader<TKey, TValue>(this, Fd, IsPerCpu ? Libbpf.PossibleCpus : 1);
+        return new MapBatchReader<TKey, TValue>(this, IsPerCpu ? Libbpf.PossibleCpus : 1);
     }
 
     /// <summary>Deletes the given keys; keys already gone are not an error. Returns how many were deleted.</summary>
@@ -214,9 +254,10 @@ public sealed unsafe class BpfMap : IDisposable
         CheckSizes<TKey, TValue>(values: values.Length, entries: keys.Length);
         var opts = new Interop.Libbpf.bpf_map_batch_opts { sz = (nuint)sizeof(Interop.Libbpf.bpf_map_batch_opts) };
         uint count = (uint)keys.Length;
+        using var lease = Lease();
         fixed (TKey* k = keys)
         fixed (TValue* v = values)
-            BpfException.ThrowIfNegative(Interop.Libbpf.bpf_map_update_batch(Fd, k, v, &count, in opts), $"batch update of map {Name}");
+            BpfException.ThrowIfNegative(Interop.Libbpf.bpf_map_update_batch(lease.Fd, k, v, &count, in opts), $"batch update of map {Name}");
     }
 
     /// <summary>
@@ -243,14 +284,12 @@ public sealed unsafe class MapBatchReader<TKey, TValue>
     where TKey : unmanaged where TValue : unmanaged
 {
     private readonly BpfMap _map;
-    private readonly int _fd;
     private readonly byte[] _token = new byte[Math.Max(sizeof(TKey), 8) * 2];
     private bool _started, _done;
 
-    internal MapBatchReader(BpfMap map, int fd, int cpus)
+    internal MapBatchReader(BpfMap map, int cpus)
     {
         _map = map;
-        _fd = fd;
         ValuesPerKey = cpus;
     }
 
@@ -267,13 +306,14 @@ public sealed unsafe class MapBatchReader<TKey, TValue>
         var half = _token.Length / 2;
         uint count = (uint)keys.Length;
         int rc;
+        using var lease = _map.Lease();
         fixed (byte* t = _token)
         fixed (TKey* k = keys)
         fixed (TValue* v = values)
         {
             if (_started)
                 Buffer.MemoryCopy(t + half, t, half, half);
-            rc = Interop.Libbpf.bpf_map_lookup_batch(_fd, _started ? t : null, t + half, k, v, &count, in opts);
+            rc = Interop.Libbpf.bpf_map_lookup_batch(lease.Fd, _started ? t : null, t + half, k, v, &count, in opts);
         }
         _started = true;
         if (rc == -BpfException.ENOENT)

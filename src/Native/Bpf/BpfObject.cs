@@ -48,6 +48,8 @@ public sealed class BpfObject : IDisposable
         return new BpfMap(this, ptr, name);
     }
 
+    internal SafeBpfObjectHandle SafeHandle => _handle;
+
     internal nint Handle
     {
         get
