@@ -205,7 +205,8 @@ internal static class FlowReadBench
             // The bench's map has no BPF program counting creations: every flow in it was created once.
             var created = (ulong)r.InMap;
             var flowSpec = new MapStreamSpec<ps_flow_key, ps_flow_value>(
-                v => v.last_seen_ns, v => v.first_seen_ns, (k, v, now) => FlowState.IsIdle(k, v, now, settings), () => created);
+                (in ps_flow_value v) => v.last_seen_ns, (in ps_flow_value v) => v.first_seen_ns,
+                (in ps_flow_key k, in ps_flow_value v, ulong now) => FlowState.IsIdle(k, v, now, settings), () => created);
             var start = Stopwatch.GetTimestamp();
             system.ActorOf(MapStreamActor<ps_flow_key, ps_flow_value>.Props(Interface, map, bus, settings, flowSpec), "flows");
             // The view cannot hold every flow before the read's Final chunk is on the bus, and each
@@ -265,7 +266,7 @@ internal static class FlowReadBench
     {
         var settings = new ConntrackSettings("bench", TimeSpan.FromSeconds(1), XdpMode.Auto, Capacity, 65_536, "unused",
             TimeSpan.FromSeconds(120), TimeSpan.FromSeconds(10)) { BatchSize = r.Chunk };
-        var tracker = new DeltaTracker<ps_flow_key, ps_flow_value>(v => v.last_seen_ns, v => v.first_seen_ns, settings.ChunkSize);
+        var tracker = new DeltaTracker<ps_flow_key, ps_flow_value>((in ps_flow_value v) => v.last_seen_ns, (in ps_flow_value v) => v.first_seen_ns, settings.ChunkSize);
         var keys = new ps_flow_key[r.Chunk];
         var values = new ps_flow_value[r.Chunk];
         var chunks = new List<MapChange<ps_flow_key, ps_flow_value>[]>();

@@ -8,7 +8,7 @@ namespace PacketScope.Actors.Tests;
 public sealed class DeltaTrackerSpecs
 {
     private const ulong Ms = 1_000_000;
-    private readonly DeltaTracker<ps_flow_key, ps_flow_value> _tracker = new(v => v.last_seen_ns, v => v.first_seen_ns);
+    private readonly DeltaTracker<ps_flow_key, ps_flow_value> _tracker = new((in ps_flow_value v) => v.last_seen_ns, (in ps_flow_value v) => v.first_seen_ns);
     private readonly ps_flow_key _a = Flows.Key("10.0.0.1", 1000, "10.0.0.2", 80);
     private readonly ps_flow_key _b = Flows.Key("10.0.0.1", 1001, "10.0.0.2", 80);
 

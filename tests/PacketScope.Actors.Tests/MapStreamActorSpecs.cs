@@ -21,7 +21,8 @@ public sealed class MapStreamActorSpecs : TestKit
     private ulong _created;
 
     private MapStreamSpec<ps_flow_key, ps_flow_value> Spec => new(
-        v => v.last_seen_ns, v => v.first_seen_ns, (k, v, now) => FlowState.IsIdle(k, v, now, Settings), () => Volatile.Read(ref _created));
+        (in ps_flow_value v) => v.last_seen_ns, (in ps_flow_value v) => v.first_seen_ns,
+        (in ps_flow_key k, in ps_flow_value v, ulong now) => FlowState.IsIdle(k, v, now, Settings), () => Volatile.Read(ref _created));
 
     private (TelemetryBus Bus, Akka.TestKit.TestProbe Probe) Subscribe()
     {

@@ -74,6 +74,9 @@ public static class FlowState
     public static bool IsIdle(in ps_flow_key key, in ps_flow_value value, ulong nowNs, ConntrackSettings settings)
     {
         var idleNs = nowNs > value.last_seen_ns ? nowNs - value.last_seen_ns : 0;
+        // Most flows are recent: decide those without deriving the state (this runs per flow per read).
+        if (idleNs <= (ulong)Math.Min(settings.ClosedFlowTimeout.Ticks, settings.FlowIdleTimeout.Ticks) * 100)
+            return false;
         var limit = IsFinished(Of(key, value)) ? settings.ClosedFlowTimeout : settings.FlowIdleTimeout;
         return idleNs > (ulong)limit.Ticks * 100;
     }

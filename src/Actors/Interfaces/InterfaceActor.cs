@@ -83,12 +83,12 @@ public sealed class InterfaceActor : ReceiveActor, IWithTimers
 
         var stats = _program.Stats;
         var flowSpec = new MapStreamSpec<ps_flow_key, ps_flow_value>(
-            v => v.last_seen_ns, v => v.first_seen_ns,
-            (k, v, now) => FlowState.IsIdle(k, v, now, _settings),
+            (in ps_flow_value v) => v.last_seen_ns, (in ps_flow_value v) => v.first_seen_ns,
+            (in ps_flow_key k, in ps_flow_value v, ulong now) => FlowState.IsIdle(k, v, now, _settings),
             () => StatsStreamActor.ReadCounter(stats, StatId.FlowNew).packets);
         var icmpSpec = new MapStreamSpec<ps_icmp_key, ps_icmp_value>(
-            v => v.last_seen_ns, v => v.first_seen_ns,
-            (_, v, now) => now > v.last_seen_ns && now - v.last_seen_ns > (ulong)_settings.FlowIdleTimeout.Ticks * 100,
+            (in ps_icmp_value v) => v.last_seen_ns, (in ps_icmp_value v) => v.first_seen_ns,
+            (in ps_icmp_key _, in ps_icmp_value v, ulong now) => now > v.last_seen_ns && now - v.last_seen_ns > (ulong)_settings.FlowIdleTimeout.Ticks * 100,
             () => StatsStreamActor.ReadCounter(stats, StatId.IcmpNew).packets);
         Context.ActorOf(MapStreamActor<ps_flow_key, ps_flow_value>.Props(_interface, _program.Flows, _bus, _settings, flowSpec), "flows");
         Context.ActorOf(MapStreamActor<ps_icmp_key, ps_icmp_value>.Props(_interface, _program.Icmp, _bus, _settings, icmpSpec), "icmp");

@@ -13,11 +13,14 @@ namespace PacketScope.Actors.Interfaces;
 /// too long (key, value, now in ns), and the kernel's count of entries ever created.
 /// </summary>
 public sealed record MapStreamSpec<TKey, TValue>(
-    Func<TValue, ulong> LastSeen,
-    Func<TValue, ulong> FirstSeen,
-    Func<TKey, TValue, ulong, bool> IsIdle,
+    ValueStamp<TValue> LastSeen,
+    ValueStamp<TValue> FirstSeen,
+    IdleCheck<TKey, TValue> IsIdle,
     Func<ulong> CreatedTotal)
     where TKey : unmanaged where TValue : unmanaged;
+
+/// <summary>Whether an entry has been idle past its timeout at <paramref name="nowNs"/>.</summary>
+public delegate bool IdleCheck<TKey, TValue>(in TKey key, in TValue value, ulong nowNs);
 
 public sealed class MapStreamActor<TKey, TValue> : ReceiveActor, IWithTimers
     where TKey : unmanaged where TValue : unmanaged
@@ -87,7 +90,7 @@ public sealed class MapStreamActor<TKey, TValue> : ReceiveActor, IWithTimers
         while ((n = reader.Next(_keys, _values)) > 0)
         {
             for (var i = 0; i < n; i++)
-                _tracker.Observe(_keys[i], _values[i], _spec.IsIdle(_keys[i], _values[i], clock.ReadAtNs));
+                _tracker.Observe(_keys[i], _values[i], _spec.IsIdle(in _keys[i], in _values[i], clock.ReadAtNs));
             while (_tracker.TryTakeChunk(out var chunk))
                 await PublishAsync(new MapDelta<TKey, TValue>(_interface, clock, chunk, [], null, sizeHint));
         }

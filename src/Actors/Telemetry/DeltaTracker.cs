@@ -1,6 +1,9 @@
 // Turns successive full reads of a kernel map into deltas, keeping no per-entry state in user space.
 namespace PacketScope.Actors.Telemetry;
 
+/// <summary>A kernel timestamp of an entry (CLOCK_MONOTONIC ns); by reference, values are large.</summary>
+public delegate ulong ValueStamp<TValue>(in TValue value) where TValue : unmanaged;
+
 /// <summary>
 /// An entry changed if the kernel stamped it (last_seen) after the previous read began, less a
 /// margin: a read may copy a value while a CPU updates it, and such a torn copy is always followed
@@ -15,8 +18,8 @@ public sealed class DeltaTracker<TKey, TValue>
     /// <summary>Longer than any BPF program run between taking its timestamp and writing the entry.</summary>
     private const ulong MarginNs = 10_000_000;
 
-    private readonly Func<TValue, ulong> _lastSeen;
-    private readonly Func<TValue, ulong> _firstSeen;
+    private readonly ValueStamp<TValue> _lastSeen;
+    private readonly ValueStamp<TValue> _firstSeen;
     private readonly List<TKey> _idle = new();
     private readonly int _chunkSize;
     private readonly Queue<MapChange<TKey, TValue>[]> _full = new();
@@ -26,7 +29,7 @@ public sealed class DeltaTracker<TKey, TValue>
     private bool _snapshotPending = true;
     private long _read;
 
-    public DeltaTracker(Func<TValue, ulong> lastSeen, Func<TValue, ulong> firstSeen, int chunkSize = 4096)
+    public DeltaTracker(ValueStamp<TValue> lastSeen, ValueStamp<TValue> firstSeen, int chunkSize = 256)
     {
         _lastSeen = lastSeen;
         _firstSeen = firstSeen;
