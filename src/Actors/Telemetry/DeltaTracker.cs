@@ -83,7 +83,8 @@ public sealed class DeltaTracker<TKey, TValue>
         {
             // A full chunk is handed over as it is: no second copy of a million changes.
             _full.Enqueue(_changes);
-            _changes = new MapChange<TKey, TValue>[_chunkSize];
+            // Every slot is written before the chunk is handed over: skip zeroing 55 KB per chunk.
+            _changes = GC.AllocateUninitializedArray<MapChange<TKey, TValue>>(_chunkSize);
             _pending = 0;
         }
         return true;

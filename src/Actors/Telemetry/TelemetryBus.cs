@@ -9,15 +9,15 @@ namespace PacketScope.Actors.Telemetry;
 public sealed class TelemetryBus
 {
     /// <summary>
-    /// Elements are chunks of a few thousand entries (about 1 MB for flows): keep few in flight, so a
-    /// full read of a million flows streams through instead of piling up in buffers.
+    /// Elements are chunks of 256 entries (about 55 KB for flows): 64 in flight is a few MB, enough
+    /// to decouple the reader from the consumers without a read of a million flows piling up.
     /// </summary>
-    private const int BufferSize = 8;
+    private const int BufferSize = 64;
 
     public TelemetryBus(ActorSystem system)
     {
         Materializer = system.Materializer(namePrefix: "telemetry");
-        (Sink, Source) = MergeHub.Source<ITelemetry>(perProducerBufferSize: 2)
+        (Sink, Source) = MergeHub.Source<ITelemetry>(perProducerBufferSize: 16)
             .ToMaterialized(BroadcastHub.Sink<ITelemetry>(bufferSize: BufferSize), Keep.Both)
             .Run(Materializer);
         // No consumer yet: the hub keeps what is published and backpressures, so the first
@@ -44,7 +44,7 @@ public sealed class TelemetryBus
     public Source<ITelemetry, NotUsed> Source { get; }
 
     /// <summary>A producer queue with backpressure: await OfferAsync before producing more.</summary>
-    public ISourceQueueWithComplete<ITelemetry> CreateProducer(int bufferSize = 2) =>
+    public ISourceQueueWithComplete<ITelemetry> CreateProducer(int bufferSize = 16) =>
         Akka.Streams.Dsl.Source.Queue<ITelemetry>(bufferSize, OverflowStrategy.Backpressure)
             .To(Sink)
             .Run(Materializer);
