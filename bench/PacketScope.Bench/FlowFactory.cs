@@ -15,6 +15,7 @@ internal static unsafe class FlowFactory
     /// <summary>Fills keys/values for flows [first, first + keys.Length).</summary>
     public static void Fill(int first, Span<ps_flow_key> keys, Span<ps_flow_value> values, ulong nowNs)
     {
+        Span<byte> c = stackalloc byte[16], s = stackalloc byte[16];
         for (var j = 0; j < keys.Length; j++)
         {
             var i = first + j;
@@ -28,7 +29,6 @@ internal static unsafe class FlowFactory
             var clientPort = (ushort)(32768 + (i % FlowsPerClient * 523 + client * 7) % 28232);
 
             var key = new ps_flow_key { family = ipv6 ? Conntrack.AF_INET6 : Conntrack.AF_INET, proto = tcp ? FlowState.ProtoTcp : (byte)17 };
-            Span<byte> c = stackalloc byte[16], s = stackalloc byte[16];
             c.Clear();
             s.Clear();
             if (ipv6)

@@ -161,7 +161,8 @@ internal static class PacketRateBench
         return count;
     }
 
-    /// <summary>struct psb_flows in bpf/bench_flows.bpf.c.</summary>
+    /// <summary>struct psb_flows in bpf/bench_flows.bpf.c (the program writes next; _pad mirrors C padding).</summary>
+#pragma warning disable CS0649
     private struct psb_flows
     {
         public uint flows;
@@ -169,6 +170,7 @@ internal static class PacketRateBench
         public uint next;
         public uint _pad;
     }
+#pragma warning restore CS0649
 
     private sealed class Nothing : IDisposable
     {
