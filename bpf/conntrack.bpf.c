@@ -400,12 +400,46 @@ out:
 	return XDP_PASS;
 }
 
+/* How many bytes from the start of the frame the tracker reads, found with small
+ * bpf_skb_load_bytes peeks that leave the skb alone. Locally sent TCP keeps only its headers
+ * in the linear area, and those skbs are clones: pulling payload in would copy the head of
+ * every segment, so pull only what the headers need. Unusual packets (VLAN tags, IPv6
+ * extension headers, ICMP errors with their quote) get the generous PS_TC_PULL_LEN. */
+static __always_inline __u32 ps_tc_headers_len(struct __sk_buff *skb)
+{
+	__u8 b[2];
+	__u16 proto;
+	__u32 l3 = ETH_HLEN, l4;
+
+	if (bpf_skb_load_bytes(skb, 12, &proto, sizeof(proto)))
+		return PS_TC_PULL_LEN;
+	if (proto == bpf_htons(ETH_P_IP)) {
+		if (bpf_skb_load_bytes(skb, l3, b, 1) || bpf_skb_load_bytes(skb, l3 + 9, &b[1], 1))
+			return PS_TC_PULL_LEN;
+		l4 = l3 + (b[0] & 0x0f) * 4;
+	} else if (proto == bpf_htons(ETH_P_IPV6)) {
+		if (bpf_skb_load_bytes(skb, l3 + 6, &b[1], 1))
+			return PS_TC_PULL_LEN;
+		l4 = l3 + sizeof(struct ipv6hdr);
+	} else {
+		return PS_TC_PULL_LEN;
+	}
+	if (b[1] == IPPROTO_TCP) {
+		if (bpf_skb_load_bytes(skb, l4 + 12, b, 1))
+			return PS_TC_PULL_LEN;
+		return l4 + (b[0] >> 4) * 4;
+	}
+	if (b[1] == IPPROTO_UDP)
+		return l4 + sizeof(struct udphdr);
+	return PS_TC_PULL_LEN;
+}
+
 SEC("tc")
 int ps_tc_egress(struct __sk_buff *skb)
 {
 	__u32 len = skb->len;
 	__u32 segs = skb->gso_segs > 1 ? skb->gso_segs : 1;
-	__u32 want = len < PS_TC_PULL_LEN ? len : PS_TC_PULL_LEN;
+	__u32 want = ps_tc_headers_len(skb);
 	/* veth and most NICs take the 802.1Q tag out of the frame into the skb on transmit. */
 	int vlan = skb->vlan_present ? (int)(skb->vlan_tci & VLAN_VID_MASK) : PS_VLAN_NONE;
 	/* Count the offloaded tag as the wire will carry it, as XDP counts a tag in the frame. */
@@ -413,6 +447,8 @@ int ps_tc_egress(struct __sk_buff *skb)
 	void *data = (void *)(long)skb->data;
 	void *data_end = (void *)(long)skb->data_end;
 
+	if (want > len)
+		want = len;
 	if (data + want > data_end) {
 		/* On failure the tracker sees the short linear part and counts it malformed. */
 		bpf_skb_pull_data(skb, want);

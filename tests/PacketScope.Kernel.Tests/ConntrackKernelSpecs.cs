@@ -108,6 +108,37 @@ public sealed class ConntrackKernelSpecs : IDisposable
     }
 
     [Fact]
+    public async Task Should_count_data_the_host_sends_in_large_GSO_segments_on_egress()
+    {
+        // Locally sent TCP leaves as non-linear GSO skbs that keep only their headers linear.
+        const int size = 2_000_000;
+        using var listener = new TcpListener(_ns.HostAddress, 0);
+        listener.Start();
+        var port = ((IPEndPoint)listener.LocalEndpoint).Port;
+        var server = Task.Run(async () =>
+        {
+            using var client = await listener.AcceptTcpClientAsync();
+            var stream = client.GetStream();
+            await stream.WriteAsync(new byte[size]);
+            client.Client.Shutdown(SocketShutdown.Send);
+            await stream.ReadAsync(new byte[1]); // until the client closes
+        });
+        _ns.InNamespace("bash", "-c", $"cat < /dev/tcp/{_ns.HostAddress}/{port} > /dev/null");
+        await server.WaitAsync(TimeSpan.FromSeconds(10));
+
+        var (key, value) = Shell.WaitFor(
+            () => Maps.Flows(_tracker).SingleOrDefault(f => f.Key.proto == 6),
+            f => f.Value.first_seen_ns != 0 && FlowState.Of(f.Key, f.Value) == ConnectionState.Closed,
+            "the TCP flow to close");
+        var (_, reply) = FlowState.Sides(value);
+        Assert.Equal((ulong)size, reply.data_bytes);
+        Assert.True(reply.packets >= size / 1500, $"{reply.packets} segments"); // every MSS-sized segment, not one per GSO skb
+        Assert.Equal(1 << Conntrack.HookEgress, reply.hooks);
+        Assert.Equal(0ul, Maps.Stat(_tracker, Conntrack.HookEgress, StatId.Malformed).packets);
+        _ = key;
+    }
+
+    [Fact]
     public void Should_read_the_inner_ports_of_a_port_unreachable_for_UDP()
     {
         using var udp = new UdpClient(new IPEndPoint(_ns.HostAddress, 0));
