@@ -86,6 +86,30 @@ public sealed class NodeProcessSpecs : IDisposable
     }
 
     [Fact]
+    public void Should_track_each_interface_given_with_its_own_tracker()
+    {
+        using var second = VethNamespace.Create();
+        using var node = NodeProcess.Start(Args("--iface", second.HostInterface));
+        node.WaitReady();
+        var health = node.GetJson("/api/health").GetProperty("interfaces");
+        Assert.Equal(2, health.GetArrayLength());
+        Assert.All(health.EnumerateArray(), i => Assert.Equal("attached", i.GetProperty("state").GetString()));
+
+        _ns.Ping(2);
+        second.Ping(3);
+        var first = Shell.WaitFor(() => node.GetJson($"/api/connections?interface={_ns.HostInterface}"), j => j.GetArrayLength() == 1,
+            "the first interface's ping");
+        var other = Shell.WaitFor(() => node.GetJson($"/api/connections?interface={second.HostInterface}"), j => j.GetArrayLength() == 1,
+            "the second interface's ping");
+        Assert.Equal(_ns.PeerAddress.ToString(), first[0].GetProperty("dst").GetString());
+        Assert.Equal(2ul, first[0].GetProperty("orig").GetProperty("packets").GetUInt64());
+        Assert.Equal(second.PeerAddress.ToString(), other[0].GetProperty("dst").GetString());
+        Assert.Equal(3ul, other[0].GetProperty("orig").GetProperty("packets").GetUInt64());
+        Assert.Equal(2, node.GetJson("/api/connections").GetArrayLength());
+        Assert.NotEqual(0u, NetInterface.XdpProgramId(second.HostIndex));
+    }
+
+    [Fact]
     public void Should_detach_everything_and_exit_0_on_SIGTERM()
     {
         using var node = NodeProcess.Start(Args());
