@@ -4,6 +4,7 @@ using System.Diagnostics;
 using System.Net;
 using PacketScope.Bench.Harness;
 using PacketScope.Native;
+using PacketScope.Testing;
 
 namespace PacketScope.Bench;
 
@@ -45,7 +46,7 @@ internal static class PacketRateBench
         Shell.Run("ethtool", "-K", veth.Receiver, "gro", "on");
 
         // The sender rewrites the source port of each frame: basePort .. basePort + flows - 1.
-        var frame = Frames.Udp4(Frames.OtherHostMac, IPAddress.Parse("10.213.0.1"), basePort, IPAddress.Parse("10.213.0.2"), 9);
+        var frame = Frames.Udp4(IPAddress.Parse("10.213.0.1"), basePort, IPAddress.Parse("10.213.0.2"), 9, payload: 64 - 42); // a 64-byte frame
 
         Console.Error.WriteLine($"packet-rate: {veth.Sender} -> {veth.Receiver}, {Fmt.N(total)} frames/run over {flows} flows, {rounds} rounds");
         var results = Enum.GetValues<Config>().ToDictionary(c => c, _ => new List<Result>());

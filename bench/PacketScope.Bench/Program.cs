@@ -1,6 +1,7 @@
 // PacketScope benchmarks: packet-rate, flow-read, idle-rss, all (default). See bench/README.md.
 using PacketScope.Bench;
 using PacketScope.Bench.Harness;
+using PacketScope.Testing;
 
 var command = args.Length > 0 && !args[0].StartsWith("--", StringComparison.Ordinal) ? args[0] : "all";
 var options = new Options(args.Length > 0 && !args[0].StartsWith("--", StringComparison.Ordinal) ? args[1..] : args);

@@ -7,6 +7,7 @@ using PacketScope.Kernel.Tests.Fixtures;
 using PacketScope.Native;
 using PacketScope.Native.Shared;
 using Xunit;
+using PacketScope.Testing;
 
 namespace PacketScope.Kernel.Tests;
 
@@ -121,7 +122,7 @@ public sealed class ConntrackKernelSpecs : IDisposable
             var stream = client.GetStream();
             await stream.WriteAsync(new byte[size]);
             client.Client.Shutdown(SocketShutdown.Send);
-            await stream.ReadAsync(new byte[1]); // until the client closes
+            _ = await stream.ReadAsync(new byte[1]); // until the client closes: 0 bytes
         });
         _ns.InNamespace("bash", "-c", $"cat < /dev/tcp/{_ns.HostAddress}/{port} > /dev/null");
         await server.WaitAsync(TimeSpan.FromSeconds(10));

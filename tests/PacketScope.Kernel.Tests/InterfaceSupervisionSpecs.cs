@@ -8,6 +8,7 @@ using PacketScope.Kernel.Tests.Fixtures;
 using PacketScope.Messages;
 using PacketScope.Native;
 using Xunit;
+using PacketScope.Testing;
 
 namespace PacketScope.Kernel.Tests;
 

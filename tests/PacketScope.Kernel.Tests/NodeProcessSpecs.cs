@@ -5,6 +5,7 @@ using System.Text.Json;
 using PacketScope.Kernel.Tests.Fixtures;
 using PacketScope.Native;
 using Xunit;
+using PacketScope.Testing;
 
 namespace PacketScope.Kernel.Tests;
 

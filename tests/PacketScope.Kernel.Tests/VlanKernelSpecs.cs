@@ -4,6 +4,7 @@ using PacketScope.Kernel.Tests.Fixtures;
 using PacketScope.Native;
 using PacketScope.Native.Shared;
 using Xunit;
+using PacketScope.Testing;
 
 namespace PacketScope.Kernel.Tests;
 

@@ -2,6 +2,7 @@
 using PacketScope.Kernel.Tests.Fixtures;
 using PacketScope.Native;
 using Xunit;
+using PacketScope.Testing;
 
 namespace PacketScope.Kernel.Tests;
 

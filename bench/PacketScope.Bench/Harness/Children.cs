@@ -3,6 +3,7 @@
 using System.Diagnostics;
 using System.Text;
 using System.Text.Json;
+using PacketScope.Testing;
 
 namespace PacketScope.Bench.Harness;
 

@@ -2,6 +2,7 @@
 // Names carry the creating process id (psb<pid hex>-<n><r|s>), so pairs left by a killed run are
 // recognised and removed by the next run, and pairs of a run still alive are never touched.
 using System.Globalization;
+using PacketScope.Testing;
 
 namespace PacketScope.Bench.Harness;
 

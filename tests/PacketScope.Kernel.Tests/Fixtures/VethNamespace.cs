@@ -1,5 +1,6 @@
 // A network namespace joined to the root namespace by a veth pair, unique per test, deleted on Dispose.
 using System.Net;
+using PacketScope.Testing;
 
 namespace PacketScope.Kernel.Tests.Fixtures;
 

@@ -1,4 +1,6 @@
 // A veth pair with both ends in the root namespace, for crafted frames sent with BPF_PROG_RUN live frames.
+using PacketScope.Testing;
+
 namespace PacketScope.Kernel.Tests.Fixtures;
 
 public sealed class VethPair : IDisposable
