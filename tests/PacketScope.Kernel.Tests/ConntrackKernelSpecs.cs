@@ -34,6 +34,19 @@ public sealed class ConntrackKernelSpecs : IDisposable
         return (src.ToString(), sport, dst.ToString(), dport);
     }
 
+    private static TcpListener Listen(IPAddress address, out int port)
+    {
+        var listener = new TcpListener(address, 0);
+        listener.Start();
+        port = ((IPEndPoint)listener.LocalEndpoint).Port;
+        return listener;
+    }
+
+    private (ps_flow_key Key, ps_flow_value Value) WaitForClosedTcpFlow() => Shell.WaitFor(
+        () => Maps.Flows(_tracker).SingleOrDefault(f => f.Key.proto == 6),
+        f => f.Value.first_seen_ns != 0 && FlowState.Of(f.Key, f.Value) == ConnectionState.Closed,
+        "the TCP flow to close");
+
     private List<(ps_icmp_key Key, ps_icmp_value Value)> Icmp(int type, int hook) =>
         Maps.Icmp(_tracker).Where(e => e.Key.type == type && e.Key.hook == hook).ToList();
 
@@ -65,9 +78,7 @@ public sealed class ConntrackKernelSpecs : IDisposable
     public async Task Should_track_a_TCP_transfer_with_its_bytes_per_direction_its_flags_and_a_closed_state()
     {
         const int size = 300_000;
-        using var listener = new TcpListener(_ns.HostAddress, 0);
-        listener.Start();
-        var port = ((IPEndPoint)listener.LocalEndpoint).Port;
+        using var listener = Listen(_ns.HostAddress, out var port);
         var server = Task.Run(async () =>
         {
             using var client = await listener.AcceptTcpClientAsync();
@@ -82,10 +93,7 @@ public sealed class ConntrackKernelSpecs : IDisposable
         _ns.InNamespace("bash", "-c", $"head -c {size} /dev/zero > /dev/tcp/{_ns.HostAddress}/{port}");
         Assert.Equal(size, await server.WaitAsync(TimeSpan.FromSeconds(10)));
 
-        var (key, value) = Shell.WaitFor(
-            () => Maps.Flows(_tracker).SingleOrDefault(f => f.Key.proto == 6),
-            f => f.Value.first_seen_ns != 0 && FlowState.Of(f.Key, f.Value) == ConnectionState.Closed,
-            "the TCP flow to close");
+        var (key, value) = WaitForClosedTcpFlow();
         var (src, sport, dst, dport) = Endpoints(key, value);
         Assert.Equal(_ns.PeerAddress.ToString(), src); // the client in the namespace opened it
         Assert.Equal(_ns.HostAddress.ToString(), dst);
@@ -113,9 +121,7 @@ public sealed class ConntrackKernelSpecs : IDisposable
     {
         // Locally sent TCP leaves as non-linear GSO skbs that keep only their headers linear.
         const int size = 2_000_000;
-        using var listener = new TcpListener(_ns.HostAddress, 0);
-        listener.Start();
-        var port = ((IPEndPoint)listener.LocalEndpoint).Port;
+        using var listener = Listen(_ns.HostAddress, out var port);
         var server = Task.Run(async () =>
         {
             using var client = await listener.AcceptTcpClientAsync();
@@ -127,10 +133,7 @@ public sealed class ConntrackKernelSpecs : IDisposable
         _ns.InNamespace("bash", "-c", $"cat < /dev/tcp/{_ns.HostAddress}/{port} > /dev/null");
         await server.WaitAsync(TimeSpan.FromSeconds(10));
 
-        var (key, value) = Shell.WaitFor(
-            () => Maps.Flows(_tracker).SingleOrDefault(f => f.Key.proto == 6),
-            f => f.Value.first_seen_ns != 0 && FlowState.Of(f.Key, f.Value) == ConnectionState.Closed,
-            "the TCP flow to close");
+        var (key, value) = WaitForClosedTcpFlow();
         var (_, reply) = FlowState.Sides(value);
         Assert.Equal((ulong)size, reply.data_bytes);
         Assert.True(reply.packets >= size / 1500, $"{reply.packets} segments"); // every MSS-sized segment, not one per GSO skb
@@ -166,9 +169,7 @@ public sealed class ConntrackKernelSpecs : IDisposable
         Assert.Equal(3ul, requests.Value.packets);
         Assert.Equal(3ul, replies.Value.packets);
 
-        using var listener = new TcpListener(_ns.HostAddress6, 0);
-        listener.Start();
-        var port = ((IPEndPoint)listener.LocalEndpoint).Port;
+        using var listener = Listen(_ns.HostAddress6, out var port);
         var accepted = listener.AcceptTcpClientAsync();
         _ns.InNamespace("bash", "-c", $"printf hello > /dev/tcp/{_ns.HostAddress6}/{port}");
         using var conn = await accepted.WaitAsync(TimeSpan.FromSeconds(10));

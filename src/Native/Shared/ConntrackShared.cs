@@ -60,22 +60,11 @@ public unsafe struct ps_flow_key : IEquatable<ps_flow_key>
     public byte family;
     public byte proto;
 
-    public readonly bool Equals(ps_flow_key other)
-    {
-        fixed (ps_flow_key* a = &this)
-            return new ReadOnlySpan<byte>(a, sizeof(ps_flow_key)).SequenceEqual(new ReadOnlySpan<byte>(&other, sizeof(ps_flow_key)));
-    }
+    public readonly bool Equals(ps_flow_key other) => Bytes.Equal(this, other);
 
     public override readonly bool Equals(object? obj) => obj is ps_flow_key k && Equals(k);
 
-    public override readonly int GetHashCode()
-    {
-        fixed (ps_flow_key* a = &this)
-        {
-            var w = (ulong*)a; // 40 bytes = 5 words
-            return HashCode.Combine(w[0], w[1], w[2], w[3], w[4]);
-        }
-    }
+    public override readonly int GetHashCode() => Bytes.Hash(this);
 }
 
 [StructLayout(LayoutKind.Sequential)]
@@ -129,23 +118,11 @@ public unsafe struct ps_icmp_key : IEquatable<ps_icmp_key>
     public byte hook;
     public byte _pad;
 
-    public readonly bool Equals(ps_icmp_key other)
-    {
-        fixed (ps_icmp_key* a = &this)
-            return new ReadOnlySpan<byte>(a, sizeof(ps_icmp_key)).SequenceEqual(new ReadOnlySpan<byte>(&other, sizeof(ps_icmp_key)));
-    }
+    public readonly bool Equals(ps_icmp_key other) => Bytes.Equal(this, other);
 
     public override readonly bool Equals(object? obj) => obj is ps_icmp_key k && Equals(k);
 
-    public override readonly int GetHashCode()
-    {
-        fixed (ps_icmp_key* a = &this)
-        {
-            var h = new HashCode();
-            h.AddBytes(new ReadOnlySpan<byte>(a, sizeof(ps_icmp_key)));
-            return h.ToHashCode();
-        }
-    }
+    public override readonly int GetHashCode() => Bytes.Hash(this);
 }
 
 [StructLayout(LayoutKind.Sequential)]
@@ -180,4 +157,22 @@ public struct ps_icmp_hist_key : IEquatable<ps_icmp_hist_key>
     public override readonly bool Equals(object? obj) => obj is ps_icmp_hist_key k && Equals(k);
 
     public override readonly int GetHashCode() => family | type << 8 | code << 16 | hook << 24;
+}
+
+/// <summary>Equality and hashing of a map key as its bytes: the keys are fully initialised, padding included.</summary>
+internal static class Bytes
+{
+    public static bool Equal<T>(in T a, in T b) where T : unmanaged =>
+        MemoryMarshal.AsBytes(new ReadOnlySpan<T>(in a)).SequenceEqual(MemoryMarshal.AsBytes(new ReadOnlySpan<T>(in b)));
+
+    public static int Hash<T>(in T value) where T : unmanaged
+    {
+        var bytes = MemoryMarshal.AsBytes(new ReadOnlySpan<T>(in value));
+        var h = new HashCode();
+        foreach (var word in MemoryMarshal.Cast<byte, ulong>(bytes))
+            h.Add(word);
+        foreach (var b in bytes[(bytes.Length & ~7)..])
+            h.Add(b);
+        return h.ToHashCode();
+    }
 }
