@@ -161,6 +161,22 @@ public sealed class ConntrackKernelSpecs : IDisposable
     }
 
     [Fact]
+    public void Should_read_the_inner_ports_of_an_ICMPv6_port_unreachable()
+    {
+        using var udp = new UdpClient(new IPEndPoint(_ns.HostAddress6, 0));
+        var localPort = ((IPEndPoint)udp.Client.LocalEndPoint!).Port;
+        udp.Send(new byte[16], 16, new IPEndPoint(_ns.PeerAddress6, 33434));
+
+        var (key, value) = Shell.WaitFor(
+            () => Maps.Icmp(_tracker).SingleOrDefault(e => e.Key.family == Conntrack.AF_INET6 && e.Key.type == 1),
+            e => e.Value.packets > 0, "an ICMPv6 destination unreachable");
+        var record = Formatting.Icmp("n", _ns.HostInterface, key, value, new Actors.Telemetry.ReadClock(1, 0), 0);
+        Assert.Equal(4, record.Code); // port unreachable
+        Assert.Equal("ingress", record.Direction);
+        Assert.Equal(new Messages.IcmpInnerPacket("UDP", _ns.HostAddress6.ToString(), localPort, _ns.PeerAddress6.ToString(), 33434), record.Inner);
+    }
+
+    [Fact]
     public async Task Should_track_IPv6_echo_and_a_TCP_connection()
     {
         _ns.Ping(3, ipv6: true);

@@ -13,10 +13,17 @@ public sealed class NodeProcessSpecs : IDisposable
 {
     private readonly VethNamespace _ns = VethNamespace.Create();
 
-    public void Dispose() => _ns.Dispose();
+    public void Dispose()
+    {
+        _ns.Dispose();
+        if (Directory.Exists(_data))
+            Directory.Delete(_data, recursive: true);
+    }
+
+    private readonly string _data = Path.Combine(Path.GetTempPath(), $"ps-state-{Guid.NewGuid():N}");
 
     private string[] Args(params string[] extra) =>
-        ["--iface", _ns.HostInterface, "--interval", "0.2", "--max-flows", "65536", "--node-name", "node-under-test", .. extra];
+        ["--iface", _ns.HostInterface, "--interval", "0.2", "--max-flows", "65536", "--node-name", "node-under-test", "--data", _data, .. extra];
 
     private void AssertNothingAttached()
     {
@@ -110,15 +117,17 @@ public sealed class NodeProcessSpecs : IDisposable
         Assert.NotEqual(0u, NetInterface.XdpProgramId(second.HostIndex));
     }
 
-    [Fact]
-    public void Should_detach_everything_and_exit_0_on_SIGTERM()
+    [Theory]
+    [InlineData("TERM")]
+    [InlineData("INT")]
+    public void Should_detach_everything_and_exit_0_on_a_stop_signal(string signal)
     {
         using var node = NodeProcess.Start(Args());
         node.WaitReady();
         Assert.NotEqual(0u, NetInterface.XdpProgramId(_ns.HostIndex));
         Assert.Single(NetInterface.TcxProgramIds(_ns.HostIndex, BpfAttachKind.TcxEgress));
 
-        node.Signal("TERM");
+        node.Signal(signal);
         Assert.True(node.WaitForExit(20), "the node did not stop within 20 s");
         Assert.Equal(0, node.ExitCode);
         AssertNothingAttached();
@@ -150,6 +159,25 @@ public sealed class NodeProcessSpecs : IDisposable
         Assert.True(node.WaitForExit(30));
         Assert.Equal(1, node.ExitCode);
         Assert.Equal("packetscope: interface 'psnosuch0' does not exist: pick one from `ip -br link` and pass it with --iface", node.Output.Trim());
+    }
+
+    [Fact]
+    public void Should_refuse_a_state_directory_it_cannot_create()
+    {
+        var file = Path.Combine(Path.GetTempPath(), $"ps-data-{Guid.NewGuid():N}");
+        File.WriteAllText(file, "a file, not a directory");
+        try
+        {
+            using var node = NodeProcess.Start(Args("--data", Path.Combine(file, "state")));
+            Assert.True(node.WaitForExit(30));
+            Assert.Equal(1, node.ExitCode);
+            Assert.Contains("cannot create the state directory", node.Output);
+            AssertNothingAttached();
+        }
+        finally
+        {
+            File.Delete(file);
+        }
     }
 
     [Fact]

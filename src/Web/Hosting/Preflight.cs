@@ -27,6 +27,15 @@ public static class Preflight
         foreach (var iface in options.Interfaces)
             if (NetInterface.IndexOf(iface) == 0)
                 return $"interface '{iface}' does not exist: pick one from `ip -br link` and pass it with --iface";
+        // Last, so that a node refused for another reason leaves no directory behind.
+        try
+        {
+            Directory.CreateDirectory(options.DataDirectory);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
+        {
+            return $"cannot create the state directory '{options.DataDirectory}': {e.Message}; pick another with --data DIR";
+        }
         return null;
     }
 }

@@ -22,6 +22,9 @@ public sealed class VethPair : IDisposable
         try
         {
             Shell.Run("ip", "link", "add", pair.Receiver, "type", "veth", "peer", "name", pair.Sender);
+            // Quiet ends: no IPv6 router solicitations mixed into the frames a test counts.
+            foreach (var end in new[] { pair.Receiver, pair.Sender })
+                Shell.Run("sysctl", "-qw", $"net.ipv6.conf.{end}.disable_ipv6=1");
             Shell.Run("ip", "link", "set", pair.Receiver, "up");
             Shell.Run("ip", "link", "set", pair.Sender, "up");
             return pair;
