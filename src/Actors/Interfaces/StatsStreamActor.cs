@@ -28,7 +28,7 @@ public sealed class StatsStreamActor : ReceiveActor, IWithTimers
         _interval = interval;
         Receive<Read>(_ =>
         {
-            _bus.Publish(ReadOnce());
+            _bus.Publish(ReadStats(_interface, _stats, _histogram));
             Timers.StartSingleTimer(Read.Instance, Read.Instance, _interval);
         });
     }
@@ -39,8 +39,6 @@ public sealed class StatsStreamActor : ReceiveActor, IWithTimers
         Akka.Actor.Props.Create(() => new StatsStreamActor(iface, stats, histogram, bus, interval));
 
     protected override void PreStart() => Self.Tell(Read.Instance);
-
-    internal StatsReading ReadOnce() => ReadStats(_interface, _stats, _histogram);
 
     /// <summary>One stats counter summed over CPUs and both hooks.</summary>
     public static ps_counter ReadCounter(BpfMap stats, StatId stat)

@@ -186,65 +186,12 @@ public sealed unsafe class BpfMap : IDisposable
         }
     }
 
-    /// <summary>
-    /// Reads the whole map in batches into <paramref name="keys"/>/<paramref name="values"/> and hands
-    /// each batch to <paramref name="onBatch"/>. For per-CPU maps <paramref name="values"/> holds
-    /// keys.Length * CPUs values, CPU-major per key. Returns the number of entries read.
-    /// </summary>
-    public long ReadAll<TKey, TValue>(TKey[] keys, TValue[] values, BatchHandler<TKey, TValue> onBatch)
-        where TKey : unmanaged where TValue : unmanaged
-    {
-        var cpus = IsPerCpu ? Libbpf.PossibleCpus : 1;
-        CheckSizes<TKey, TValue>(values: keys.Length * cpus, entries: keys.Length);
-        if (values.Length < keys.Length * cpus)
-            throw new ArgumentException($"values must hold keys.Length * {cpus} entries", nameof(values));
-
-        var opts = new Interop.Libbpf.bpf_map_batch_opts { sz = (nuint)sizeof(Interop.Libbpf.bpf_map_batch_opts) };
-        // The batch token is opaque: 4 bytes for hash maps, the key size for arrays.
-        var token = stackalloc byte[Math.Max(sizeof(TKey), 8) * 2];
-        var inBatch = token;
-        var outBatch = token + Math.Max(sizeof(TKey), 8);
-        var first = true;
-        long total = 0;
-        using var lease = Lease();
-        var fd = lease.Fd;
-        while (true)
-        {
-            uint count = (uint)keys.Length;
-            int rc;
-            fixed (TKey* k = keys)
-            fixed (TValue* v = values)
-                rc = Interop.Libbpf.bpf_map_lookup_batch(fd, first ? null : inBatch, outBatch, k, v, &count, in opts);
-            if (rc < 0 && rc != -BpfException.ENOENT)
-                BpfException.ThrowIfNegative(rc, $"batch read of map {Name}");
-            if (count > 0)
-            {
-                onBatch(keys.AsSpan(0, (int)count), values.AsSpan(0, (int)count * cpus));
-                total += count;
-            }
-            if (rc == -BpfException.ENOENT)
-                return total;
-            Buffer.MemoryCopy(outBatch, inBatch, Math.Max(sizeof(TKey), 8), Math.Max(sizeof(TKey), 8));
-            first = false;
-        }
-    }
-
     /// <summary>Starts a batch read of the whole map; pull batches with <see cref="MapBatchReader{TKey, TValue}.Next"/>.</summary>
     public MapBatchReader<TKey, TValue> OpenBatchRead<TKey, TValue>()
         where TKey : unmanaged where TValue : unmanaged
     {
         CheckSizes<TKey, TValue>(values: IsPerCpu ? Libbpf.PossibleCpus : 1, entries: 1);
         return new MapBatchReader<TKey, TValue>(this, IsPerCpu ? Libbpf.PossibleCpus : 1);
-    }
-
-    /// <summary>Deletes the given keys; keys already gone are not an error. Returns how many were deleted.</summary>
-    public int DeleteMany<TKey>(ReadOnlySpan<TKey> keys) where TKey : unmanaged
-    {
-        var deleted = 0;
-        foreach (ref readonly var key in keys)
-            if (Delete(key))
-                deleted++;
-        return deleted;
     }
 
     /// <summary>Writes many entries in one syscall (used to fill maps in benchmarks and tests).</summary>
@@ -323,6 +270,3 @@ public sealed unsafe class MapBatchReader<TKey, TValue>
         return (int)count;
     }
 }
-
-public delegate void BatchHandler<TKey, TValue>(ReadOnlySpan<TKey> keys, ReadOnlySpan<TValue> values)
-    where TKey : unmanaged where TValue : unmanaged;
