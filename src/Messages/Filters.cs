@@ -1,0 +1,58 @@
+// Filter rules (Guarder): what an operator asks for, validated. The rule store and the kernel
+// classifier (issue 3) build on this; every field mirrors the seed's JSON names in snake_case.
+namespace PacketScope.Messages;
+
+public enum FilterAction
+{
+    Drop,
+    Allow,
+    /// <summary>Count what would be dropped, drop nothing.</summary>
+    Monitor,
+}
+
+public enum FilterRuleType
+{
+    Basic,
+    Tcp,
+    Udp,
+    Icmp,
+}
+
+/// <summary>An address or prefix to match; null in a rule means any.</summary>
+public sealed record AddressMatch(string Network, int PrefixLength, bool IsIpv6)
+{
+    public override string ToString() => $"{Network}/{PrefixLength}";
+}
+
+/// <summary>An inclusive port range; null in a rule means any.</summary>
+public sealed record PortRange(int From, int To)
+{
+    public override string ToString() => From == To ? From.ToString() : $"{From}-{To}";
+}
+
+/// <summary>
+/// A validated rule as asked for. Protocol 0 means any protocol. IcmpType/IcmpCode null mean any;
+/// Inner* fields only on ICMP rules, where they match the packet an ICMP error quotes.
+/// Priority null: after every existing rule.
+/// </summary>
+public sealed record FilterRuleSpec(
+    FilterRuleType RuleType,
+    byte Protocol,
+    AddressMatch? SrcIp,
+    AddressMatch? DstIp,
+    PortRange? SrcPort,
+    PortRange? DstPort,
+    byte TcpFlags,
+    byte TcpFlagsMask,
+    byte? IcmpType,
+    byte? IcmpCode,
+    AddressMatch? InnerSrcIp,
+    AddressMatch? InnerDstIp,
+    byte? InnerProtocol,
+    PortRange? InnerSrcPort,
+    PortRange? InnerDstPort,
+    FilterAction Action,
+    bool Enabled,
+    string Comment,
+    int? Priority,
+    DateTimeOffset? ExpiresAt);

@@ -1,0 +1,289 @@
+// Turns a filter rule's JSON (the seed's field names) into a validated FilterRuleSpec, or a 400 that
+// names the field and the reason. Wildcards as in the seed: omitted, "" or "any" addresses, port 0,
+// ICMP type/code omitted (255 is accepted as the seed's wildcard too).
+using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
+using System.Text.Json;
+using PacketScope.Messages;
+
+namespace PacketScope.Web.Api.Filters;
+
+public static class FilterRuleParser
+{
+    public const int MaxCommentLength = 256;
+    public const int MaxPriority = 1_000_000;
+
+    private static readonly HashSet<string> s_fields =
+    [
+        "rule_type", "protocol", "src_ip", "dst_ip", "src_port", "dst_port", "tcp_flags", "tcp_flags_mask",
+        "icmp_type", "icmp_code", "inner_src_ip", "inner_dst_ip", "inner_protocol", "inner_src_port", "inner_dst_port",
+        "action", "enabled", "comment", "priority", "expires_at",
+    ];
+
+    public static FilterRuleSpec Parse(JsonElement body, DateTimeOffset now)
+    {
+        if (body.ValueKind != JsonValueKind.Object)
+            throw new BadRequestException("body", "must be a JSON object with the rule's fields");
+        foreach (var p in body.EnumerateObject())
+            if (!s_fields.Contains(p.Name))
+                throw new BadRequestException(p.Name, p.Name == "id"
+                    ? "ids are assigned by the server; leave it out"
+                    : $"unknown field; known: {string.Join(", ", s_fields)}");
+
+        var ruleType = RuleType(body);
+        var protocol = Protocol(body, ruleType);
+        var isTcp = protocol == 6;
+        var isUdp = protocol == 17;
+        var isIcmp = protocol is 1 or 58;
+
+        var src = Address(body, "src_ip");
+        var dst = Address(body, "dst_ip");
+        if (src is not null && dst is not null && src.IsIpv6 != dst.IsIpv6)
+            throw new BadRequestException("dst_ip", $"is {(dst.IsIpv6 ? "IPv6" : "IPv4")} but src_ip is {(src.IsIpv6 ? "IPv6" : "IPv4")}");
+        if (protocol == 1 && (src?.IsIpv6 == true || dst?.IsIpv6 == true))
+            throw new BadRequestException("protocol", "icmp matches IPv4 only; use icmpv6 for IPv6 addresses");
+        if (protocol == 58 && (src?.IsIpv6 == false || dst?.IsIpv6 == false))
+            throw new BadRequestException("protocol", "icmpv6 matches IPv6 only; use icmp for IPv4 addresses");
+
+        var srcPort = Port(body, "src_port");
+        var dstPort = Port(body, "dst_port");
+        if ((srcPort ?? dstPort) is not null && !isTcp && !isUdp)
+            throw new BadRequestException(srcPort is not null ? "src_port" : "dst_port",
+                "ports apply to tcp and udp rules only; for ICMP errors use inner_src_port/inner_dst_port");
+
+        var tcpFlags = Byte(body, "tcp_flags");
+        var tcpMask = Byte(body, "tcp_flags_mask");
+        if ((tcpFlags ?? tcpMask) is not null && !isTcp)
+            throw new BadRequestException(tcpFlags is not null ? "tcp_flags" : "tcp_flags_mask", "TCP flags apply to tcp rules only");
+        var flags = tcpFlags ?? 0;
+        var mask = tcpMask ?? flags; // flags alone: those flags must be set
+        if ((flags & ~mask) != 0)
+            throw new BadRequestException("tcp_flags", $"sets bits ({flags}) outside tcp_flags_mask ({mask}): they could never match");
+
+        var icmpType = IcmpField(body, "icmp_type");
+        var icmpCode = IcmpField(body, "icmp_code");
+        if ((icmpType ?? icmpCode) is not null && !isIcmp)
+            throw new BadRequestException(icmpType is not null ? "icmp_type" : "icmp_code", "applies to icmp rules only");
+        if (icmpCode is not null && icmpType is null)
+            throw new BadRequestException("icmp_code", "needs icmp_type: a code means something only for one type");
+
+        var innerSrc = Address(body, "inner_src_ip");
+        var innerDst = Address(body, "inner_dst_ip");
+        var innerProtocol = InnerProtocol(body);
+        var innerSrcPort = Port(body, "inner_src_port");
+        var innerDstPort = Port(body, "inner_dst_port");
+        var inner = new (string Field, object? Value)[]
+        {
+            ("inner_src_ip", innerSrc), ("inner_dst_ip", innerDst), ("inner_protocol", innerProtocol),
+            ("inner_src_port", innerSrcPort), ("inner_dst_port", innerDstPort),
+        }.FirstOrDefault(f => f.Value is not null);
+        if (inner.Field is not null)
+        {
+            if (!isIcmp)
+                throw new BadRequestException(inner.Field, "inner fields match the packet an ICMP error quotes: icmp rules only");
+            if (icmpType is { } t && !IsIcmpError(protocol, t))
+                throw new BadRequestException(inner.Field, $"ICMP type {t} is not an error message and quotes no packet");
+            if ((innerSrcPort ?? innerDstPort) is not null && innerProtocol is not (6 or 17))
+                throw new BadRequestException(innerSrcPort is not null ? "inner_src_port" : "inner_dst_port",
+                    "inner ports need inner_protocol tcp or udp");
+            var family = protocol == 58;
+            if (innerSrc is not null && innerSrc.IsIpv6 != family)
+                throw new BadRequestException("inner_src_ip", $"an {(family ? "ICMPv6" : "ICMP")} error quotes {(family ? "IPv6" : "IPv4")} packets");
+            if (innerDst is not null && innerDst.IsIpv6 != family)
+                throw new BadRequestException("inner_dst_ip", $"an {(family ? "ICMPv6" : "ICMP")} error quotes {(family ? "IPv6" : "IPv4")} packets");
+        }
+
+        return new FilterRuleSpec(ruleType, protocol, src, dst, srcPort, dstPort, flags, mask, icmpType, icmpCode,
+            innerSrc, innerDst, innerProtocol, innerSrcPort, innerDstPort,
+            Action(body), Bool(body, "enabled") ?? true, Comment(body), Priority(body), Expiry(body, now));
+    }
+
+    public static bool IsIcmpError(byte protocol, byte type) =>
+        protocol == 58 ? type is >= 1 and <= 4 : type is 3 or 4 or 5 or 11 or 12;
+
+    private static FilterRuleType RuleType(JsonElement body) => String(body, "rule_type")?.ToLowerInvariant() switch
+    {
+        null or "basic" => FilterRuleType.Basic,
+        "tcp" => FilterRuleType.Tcp,
+        "udp" => FilterRuleType.Udp,
+        "icmp" => FilterRuleType.Icmp,
+        var t => throw new BadRequestException("rule_type", $"'{t}' is not one of basic, tcp, udp, icmp"),
+    };
+
+    private static byte Protocol(JsonElement body, FilterRuleType ruleType)
+    {
+        byte? given = body.TryGetProperty("protocol", out var p) ? p.ValueKind switch
+        {
+            JsonValueKind.String when p.GetString() is "" or "any" => 0,
+            JsonValueKind.String => ProtocolNumber("protocol", p.GetString()!),
+            JsonValueKind.Number when p.TryGetByte(out var n) => n,
+            _ => throw new BadRequestException("protocol", "must be tcp, udp, icmp, icmpv6, any or a number 0-255"),
+        } : null;
+        return (ruleType, given) switch
+        {
+            (FilterRuleType.Basic, _) => given ?? 0,
+            (FilterRuleType.Tcp, null or 6) => 6,
+            (FilterRuleType.Udp, null or 17) => 17,
+            (FilterRuleType.Icmp, null or 1) => 1,
+            (FilterRuleType.Icmp, 58) => 58,
+            _ => throw new BadRequestException("protocol", $"protocol {given} contradicts rule_type {ruleType.ToString().ToLowerInvariant()}"),
+        };
+    }
+
+    private static byte? InnerProtocol(JsonElement body)
+    {
+        if (!body.TryGetProperty("inner_protocol", out var p) || p.ValueKind == JsonValueKind.Null)
+            return null;
+        return p.ValueKind switch
+        {
+            JsonValueKind.String when p.GetString() is "" or "any" => null,
+            JsonValueKind.String => ProtocolNumber("inner_protocol", p.GetString()!),
+            JsonValueKind.Number when p.TryGetByte(out var n) && n > 0 => n,
+            _ => throw new BadRequestException("inner_protocol", "must be tcp, udp, icmp, icmpv6 or a number 1-255"),
+        };
+    }
+
+    private static byte ProtocolNumber(string field, string text) => text.ToLowerInvariant() switch
+    {
+        "tcp" => 6,
+        "udp" => 17,
+        "icmp" => 1,
+        "icmpv6" or "ipv6-icmp" => 58,
+        var t when byte.TryParse(t, NumberStyles.None, CultureInfo.InvariantCulture, out var n) => n,
+        _ => throw new BadRequestException(field, $"'{text}' is not tcp, udp, icmp, icmpv6 or a protocol number 0-255"),
+    };
+
+    private static AddressMatch? Address(JsonElement body, string field)
+    {
+        var text = String(body, field);
+        if (text is null || text.Length == 0 || text.Equals("any", StringComparison.OrdinalIgnoreCase))
+            return null;
+        var slash = text.IndexOf('/');
+        var addressText = slash < 0 ? text : text[..slash];
+        if (!IPAddress.TryParse(addressText, out var address) || addressText.Contains('%'))
+            throw new BadRequestException(field, $"'{text}' is not an IPv4/IPv6 address or CIDR prefix (e.g. 10.0.0.0/8, fd00::/64, or \"any\")");
+        var ipv6 = address.AddressFamily == AddressFamily.InterNetworkV6;
+        var max = ipv6 ? 128 : 32;
+        var prefix = max;
+        if (slash >= 0 && (!int.TryParse(text[(slash + 1)..], NumberStyles.None, CultureInfo.InvariantCulture, out prefix) || prefix > max))
+            throw new BadRequestException(field, $"'{text}' has a bad prefix length; {(ipv6 ? "IPv6" : "IPv4")} allows /0 to /{max}");
+        var network = new IPNetwork(address, prefix); // host bits are cleared: 10.1.2.3/8 means 10.0.0.0/8
+        return new AddressMatch(network.BaseAddress.ToString(), prefix, ipv6);
+    }
+
+    private static PortRange? Port(JsonElement body, string field)
+    {
+        if (!body.TryGetProperty(field, out var p) || p.ValueKind == JsonValueKind.Null)
+            return null;
+        int from, to;
+        if (p.ValueKind == JsonValueKind.Number)
+        {
+            if (!p.TryGetInt32(out from) || from is < 0 or > 65535)
+                throw new BadRequestException(field, $"{p.GetRawText()} is out of range: ports are 1-65535 (0 = any)");
+            to = from;
+        }
+        else if (p.ValueKind == JsonValueKind.String)
+        {
+            var text = p.GetString()!;
+            var dash = text.IndexOf('-');
+            bool ok;
+            if (dash < 0)
+            {
+                ok = int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out from);
+                to = from;
+            }
+            else
+            {
+                ok = int.TryParse(text[..dash], NumberStyles.None, CultureInfo.InvariantCulture, out from)
+                     & int.TryParse(text[(dash + 1)..], NumberStyles.None, CultureInfo.InvariantCulture, out to);
+            }
+            if (!ok || from is < 0 or > 65535 || to is < 0 or > 65535)
+                throw new BadRequestException(field, $"'{text}' is not a port (1-65535) or a range like \"1000-2000\"");
+            if (from > to)
+                throw new BadRequestException(field, $"'{text}' is an empty range: the first port is above the last");
+            if (dash >= 0 && from == 0)
+                throw new BadRequestException(field, $"'{text}': a range starts at port 1 or above");
+        }
+        else
+        {
+            throw new BadRequestException(field, "must be a port number or a range string like \"1000-2000\"");
+        }
+        return from == 0 ? null : new PortRange(from, to);
+    }
+
+    private static byte? Byte(JsonElement body, string field)
+    {
+        if (!body.TryGetProperty(field, out var p) || p.ValueKind == JsonValueKind.Null)
+            return null;
+        if (p.ValueKind != JsonValueKind.Number || !p.TryGetInt32(out var n) || n is < 0 or > 255)
+            throw new BadRequestException(field, $"{p.GetRawText()} is not a number from 0 to 255");
+        return (byte)n;
+    }
+
+    private static byte? IcmpField(JsonElement body, string field)
+    {
+        var value = Byte(body, field);
+        return value == 255 ? null : value; // the seed's wildcard
+    }
+
+    private static FilterAction Action(JsonElement body) => String(body, "action")?.ToLowerInvariant() switch
+    {
+        null or "drop" => FilterAction.Drop,
+        "allow" or "pass" or "accept" => FilterAction.Allow,
+        "monitor" => FilterAction.Monitor,
+        var a => throw new BadRequestException("action", $"'{a}' is not one of drop, allow, monitor"),
+    };
+
+    private static bool? Bool(JsonElement body, string field)
+    {
+        if (!body.TryGetProperty(field, out var p) || p.ValueKind == JsonValueKind.Null)
+            return null;
+        return p.ValueKind switch
+        {
+            JsonValueKind.True => true,
+            JsonValueKind.False => false,
+            _ => throw new BadRequestException(field, "must be true or false"),
+        };
+    }
+
+    private static string Comment(JsonElement body)
+    {
+        var text = String(body, "comment") ?? "";
+        if (text.Length > MaxCommentLength)
+            throw new BadRequestException("comment", $"is {text.Length} characters; at most {MaxCommentLength}");
+        if (text.Any(char.IsControl))
+            throw new BadRequestException("comment", "contains control characters");
+        return text;
+    }
+
+    private static int? Priority(JsonElement body)
+    {
+        if (!body.TryGetProperty("priority", out var p) || p.ValueKind == JsonValueKind.Null)
+            return null;
+        if (p.ValueKind != JsonValueKind.Number || !p.TryGetInt32(out var n) || n is < 0 or > MaxPriority)
+            throw new BadRequestException("priority", $"{p.GetRawText()} is not a whole number from 0 to {MaxPriority} (lower matches first)");
+        return n;
+    }
+
+    private static DateTimeOffset? Expiry(JsonElement body, DateTimeOffset now)
+    {
+        var text = String(body, "expires_at");
+        if (text is null)
+            return null;
+        if (!DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.RoundtripKind, out var at) || !text.Contains('T'))
+            throw new BadRequestException("expires_at", $"'{text}' is not an ISO 8601 time such as 2026-12-01T00:00:00Z");
+        if (at <= now)
+            throw new BadRequestException("expires_at", $"{text} is in the past");
+        return at.ToUniversalTime();
+    }
+
+    private static string? String(JsonElement body, string field)
+    {
+        if (!body.TryGetProperty(field, out var p) || p.ValueKind == JsonValueKind.Null)
+            return null;
+        if (p.ValueKind != JsonValueKind.String)
+            throw new BadRequestException(field, "must be a string");
+        return p.GetString()!.Trim();
+    }
+}
