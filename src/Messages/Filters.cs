@@ -56,3 +56,26 @@ public sealed record FilterRuleSpec(
     string Comment,
     int? Priority,
     DateTimeOffset? ExpiresAt);
+
+/// <summary>A stored rule: its stable id (never reused) and what it matches, in priority order (lower first).</summary>
+public sealed record FilterRule(int Id, int Priority, FilterRuleSpec Spec, DateTimeOffset CreatedAt, DateTimeOffset UpdatedAt) : IPacketScopeMessage;
+
+public sealed record AddFilter(FilterRuleSpec Spec) : IPacketScopeMessage;
+
+public sealed record UpdateFilter(int Id, FilterRuleSpec Spec) : IPacketScopeMessage;
+
+public sealed record RemoveFilter(int Id) : IPacketScopeMessage;
+
+public sealed record SetFilterEnabled(int Id, bool Enabled) : IPacketScopeMessage;
+
+public sealed record GetFilters : IPacketScopeMessage
+{
+    public static readonly GetFilters Instance = new();
+}
+
+/// <summary>The rule set at <c>Version</c>, which grows with every change; rules in priority order.</summary>
+public sealed record FiltersResponse(long Version, IReadOnlyList<FilterRule> Rules) : IPacketScopeMessage;
+
+/// <summary>The answer to a change: the rule as stored, or why nothing changed (Field names the input at fault).</summary>
+public sealed record FilterCommandResult(bool Ok, FilterRule? Rule, long Version, string? Error = null, string? Field = null, bool NotFound = false)
+    : IPacketScopeMessage;

@@ -1,0 +1,106 @@
+// The rule store against a real SQLite journal: ids, priorities, duplicates, expiry, and recovery after a restart.
+using Akka.Actor;
+using Akka.Configuration;
+using Akka.Persistence.Sql;
+using Akka.TestKit.Xunit2;
+using PacketScope.Actors.Guard;
+using PacketScope.Messages;
+using Xunit;
+
+namespace PacketScope.Actors.Tests;
+
+public sealed class FilterStoreActorSpecs : TestKit
+{
+    private readonly string _db;
+
+    private static Config Journal(string db) => ConfigurationFactory.ParseString($$"""
+        akka.persistence {
+          journal.plugin = "akka.persistence.journal.sql"
+          journal.sql { connection-string = "Data Source={{db}}", provider-name = "SQLite.MS", auto-initialize = true }
+          snapshot-store.plugin = "akka.persistence.snapshot-store.sql"
+          snapshot-store.sql { connection-string = "Data Source={{db}}", provider-name = "SQLite.MS", auto-initialize = true }
+        }
+        """).WithFallback(SqlPersistence.DefaultConfiguration);
+
+    public FilterStoreActorSpecs() : this(Path.Combine(Path.GetTempPath(), $"ps-filters-{Guid.NewGuid():N}.db")) { }
+
+    private FilterStoreActorSpecs(string db) : base(Journal(db)) => _db = db;
+
+    protected override void Dispose(bool disposing)
+    {
+        base.Dispose(disposing); // the actor system (and its journal connections) first
+        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+        File.Delete(_db);
+    }
+
+    private static FilterRuleSpec Rule(int dstPort, FilterAction action = FilterAction.Drop, int? priority = null, DateTimeOffset? expires = null) =>
+        new(FilterRuleType.Tcp, 6, null, null, null, new PortRange(dstPort, dstPort), 0, 0, null, null, null, null, null, null, null,
+            action, true, $"port {dstPort}", priority, expires);
+
+    private FilterCommandResult Ask(IActorRef store, object command) =>
+        store.Ask<FilterCommandResult>(command, TimeSpan.FromSeconds(10)).Result;
+
+    private FiltersResponse List(IActorRef store) => store.Ask<FiltersResponse>(GetFilters.Instance, TimeSpan.FromSeconds(10)).Result;
+
+    [Fact]
+    public void Should_keep_ids_priorities_and_changes_across_a_restart_and_never_reuse_an_id()
+    {
+        var id = $"filters-{Guid.NewGuid():N}";
+        var store = Sys.ActorOf(FilterStoreActor.Props(id));
+        Assert.Equal(1, Ask(store, new AddFilter(Rule(23))).Rule!.Id);
+        Assert.Equal(2, Ask(store, new AddFilter(Rule(445))).Rule!.Id);
+        var third = Ask(store, new AddFilter(Rule(22, FilterAction.Allow, priority: 5))).Rule!;
+        Assert.Equal((3, 5), (third.Id, third.Priority));
+        Assert.True(Ask(store, new RemoveFilter(2)).Ok);
+        Assert.True(Ask(store, new SetFilterEnabled(1, false)).Ok);
+        var before = List(store);
+
+        Watch(store);
+        Sys.Stop(store);
+        ExpectTerminated(store);
+        var restarted = Sys.ActorOf(FilterStoreActor.Props(id));
+        var after = List(restarted);
+
+        Assert.Equal(before.Version, after.Version);
+        Assert.Equal([3, 1], after.Rules.Select(r => r.Id)); // priority 5 before priority 10
+        Assert.False(after.Rules.Single(r => r.Id == 1).Spec.Enabled);
+        Assert.Equal(4, Ask(restarted, new AddFilter(Rule(3389))).Rule!.Id); // 2 stays retired
+    }
+
+    [Fact]
+    public void Should_report_a_duplicate_and_a_conflict_and_change_nothing()
+    {
+        var store = Sys.ActorOf(FilterStoreActor.Props($"filters-{Guid.NewGuid():N}"));
+        Ask(store, new AddFilter(Rule(23)));
+        var version = List(store).Version;
+
+        var duplicate = Ask(store, new AddFilter(Rule(23) with { Comment = "again" }));
+        Assert.False(duplicate.Ok);
+        Assert.Contains("duplicate of filter rule 1", duplicate.Error);
+        var conflict = Ask(store, new AddFilter(Rule(23, FilterAction.Allow)));
+        Assert.False(conflict.Ok);
+        Assert.Equal("action", conflict.Field);
+        Assert.Equal(version, List(store).Version);
+    }
+
+    [Fact]
+    public void Should_answer_not_found_for_an_unknown_id()
+    {
+        var store = Sys.ActorOf(FilterStoreActor.Props($"filters-{Guid.NewGuid():N}"));
+        Assert.True(Ask(store, new RemoveFilter(42)).NotFound);
+        Assert.True(Ask(store, new UpdateFilter(42, Rule(1))).NotFound);
+        Assert.True(Ask(store, new SetFilterEnabled(42, true)).NotFound);
+    }
+
+    [Fact]
+    public void Should_let_an_expired_rule_leave_by_itself()
+    {
+        var now = DateTimeOffset.UtcNow;
+        var ticks = now.UtcTicks; // the store's clock, moved by the test
+        var store = Sys.ActorOf(FilterStoreActor.Props($"filters-{Guid.NewGuid():N}", () => new DateTimeOffset(Interlocked.Read(ref ticks), TimeSpan.Zero)));
+        Ask(store, new AddFilter(Rule(23, expires: now.AddMinutes(5))));
+        Ask(store, new AddFilter(Rule(24)));
+        Interlocked.Exchange(ref ticks, now.AddMinutes(6).UtcTicks);
+        AwaitAssert(() => Assert.Equal([2], List(store).Rules.Select(r => r.Id)), TimeSpan.FromSeconds(5), TimeSpan.FromMilliseconds(200));
+    }
+}
