@@ -38,16 +38,30 @@ if (Preflight.Check(options, objectPath) is { } problem)
     return 1;
 }
 
+ApiToken token;
+string? generatedToken;
+try
+{
+    token = ApiToken.Load(options.DataDirectory, options.ApiToken, out generatedToken);
+}
+catch (Exception e) when (e is OptionsException or IOException or UnauthorizedAccessException)
+{
+    Console.Error.WriteLine($"packetscope: {e.Message}");
+    return e is OptionsException ? 2 : 1;
+}
+
 var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = [] });
 builder.Logging.AddSimpleConsole(o => { o.SingleLine = true; o.TimestampFormat = "HH:mm:ss "; });
 builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
 builder.WebHost.UseKestrel(k => k.Listen(options.Api));
 builder.Services.AddPacketScopeNode(options, objectPath);
+builder.Services.AddSingleton(token);
 
 var app = builder.Build();
 var log = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("packetscope");
 Libbpf.SetLogger(app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("libbpf"));
 app.MapConnectionsApi();
+app.MapFiltersApi();
 
 try
 {
@@ -82,6 +96,11 @@ if (options.Api.Address.Equals(System.Net.IPAddress.Any) || options.Api.Address.
     log.LogWarning("API listens on all addresses ({Api}); anyone who can reach this host can read it", options.Api);
 log.LogInformation("PacketScope node {Node} ready: tracking {Interfaces}, API on http://{Api}", options.NodeName,
     string.Join(", ", options.Interfaces), options.Api);
+if (generatedToken is not null)
+{
+    // Shown this once, on the console only (not the log): changes need it as "Authorization: Bearer <token>".
+    Console.WriteLine($"API token for changes (kept in {Path.Combine(options.DataDirectory, ApiToken.FileName)}, shown only now): {generatedToken}");
+}
 
 await app.WaitForShutdownAsync();
 await app.DisposeAsync();

@@ -2,6 +2,8 @@
 using Akka.Actor;
 using Akka.Hosting;
 using Microsoft.Extensions.DependencyInjection;
+using Akka.Persistence.Sql;
+using PacketScope.Actors.Guard;
 using PacketScope.Actors.Interfaces;
 using PacketScope.Actors.Telemetry;
 using PacketScope.Actors.Views;
@@ -19,10 +21,22 @@ public static class NodeHosting
         var settings = new ConntrackSettings(options.NodeName, options.Interval, options.XdpMode, options.MaxFlows, options.MaxIcmp,
             objectPath, options.FlowIdleTimeout, options.ClosedFlowTimeout);
         services.AddSingleton(options);
+        // Rules and history: SQLite under --data (Akka.Persistence.Sql has no Hosting package here: HOCON).
+        var database = Path.GetFullPath(Path.Combine(options.DataDirectory, "packetscope.db"));
+        var persistence = $$"""
+            akka.persistence {
+              journal.plugin = "akka.persistence.journal.sql"
+              journal.sql { connection-string = "Data Source={{database}}", provider-name = "SQLite.MS", auto-initialize = true }
+              snapshot-store.plugin = "akka.persistence.snapshot-store.sql"
+              snapshot-store.sql { connection-string = "Data Source={{database}}", provider-name = "SQLite.MS", auto-initialize = true }
+            }
+            """;
         services.AddAkka(ActorSystemName, builder =>
         {
             builder
                 .AddHocon(defaults, HoconAddMode.Prepend)
+                .AddHocon(persistence, HoconAddMode.Prepend)
+                .AddHocon(SqlPersistence.DefaultConfiguration, HoconAddMode.Append)
                 .ConfigureLoggers(loggers =>
                 {
                     loggers.LogLevel = Akka.Event.LogLevel.InfoLevel;
@@ -34,6 +48,7 @@ public static class NodeHosting
                     var bus = new TelemetryBus(system);
                     var view = system.ActorOf(NodeViewActor.Props(options.NodeName, options.Interfaces, bus), NodeViewActor.Name);
                     registry.Register<NodeViewActor>(view);
+                    registry.Register<FilterStoreActor>(system.ActorOf(FilterStoreActor.Props(), FilterStoreActor.Name));
                     var interfaces = system.ActorOf(InterfacesActor.Props(options.Interfaces, settings, bus), InterfacesActor.Name);
                     registry.Register<InterfacesActor>(interfaces);
                     // Detach first, while the streams still run, so shutdown is orderly and every link is closed.

@@ -19,6 +19,8 @@ public sealed record NodeOptions
     public TimeSpan ClosedFlowTimeout { get; init; } = TimeSpan.FromSeconds(10);
     public string NodeName { get; init; } = Environment.MachineName;
     public string? ConfigFile { get; init; }
+    /// <summary>Bearer token for changes; null: generated at first start and kept under --data.</summary>
+    public string? ApiToken { get; init; }
     public bool ShowHelp { get; init; }
 
     public const string Usage = """
@@ -32,11 +34,12 @@ public sealed record NodeOptions
           --max-flows N         flow table size (default 1048576)
           --node-name NAME      this node's name in API records (default: host name)
           --config FILE         HOCON file with a packetscope { ... } block
+          --api-token TOKEN     bearer token for changes (default: generated once, kept in DIR/api-token)
           --help                this text
 
         Single-dash forms (-iface eth0) are accepted. Environment: PACKETSCOPE_IFACE (comma-separated),
         PACKETSCOPE_INTERVAL, PACKETSCOPE_API, PACKETSCOPE_XDP_MODE, PACKETSCOPE_DATA,
-        PACKETSCOPE_MAX_FLOWS, PACKETSCOPE_NODE_NAME, PACKETSCOPE_CONFIG.
+        PACKETSCOPE_MAX_FLOWS, PACKETSCOPE_NODE_NAME, PACKETSCOPE_API_TOKEN, PACKETSCOPE_CONFIG.
         """;
 
     private static readonly Dictionary<string, string> s_envNames = new()
@@ -48,6 +51,7 @@ public sealed record NodeOptions
         ["PACKETSCOPE_DATA"] = "data",
         ["PACKETSCOPE_MAX_FLOWS"] = "max-flows",
         ["PACKETSCOPE_NODE_NAME"] = "node-name",
+        ["PACKETSCOPE_API_TOKEN"] = "api-token",
     };
 
     /// <summary>Builds the options; throws <see cref="OptionsException"/> naming the option and what to do.</summary>
@@ -81,7 +85,7 @@ public sealed record NodeOptions
         try
         {
             Set("iface", ps.GetStringList("interfaces") ?? []);
-            foreach (var name in new[] { "interval", "api", "xdp-mode", "data", "max-flows", "max-icmp", "flow-idle-timeout", "closed-flow-timeout", "node-name" })
+            foreach (var name in new[] { "interval", "api", "xdp-mode", "data", "max-flows", "max-icmp", "flow-idle-timeout", "closed-flow-timeout", "node-name", "api-token" })
             {
                 hoconName = name;
                 var raw = ps.GetString(name, "");
@@ -123,10 +127,11 @@ public sealed record NodeOptions
             ClosedFlowTimeout = Seconds("closed-flow-timeout", One("closed-flow-timeout"), min: 1),
             NodeName = string.IsNullOrWhiteSpace(nodeName) ? Environment.MachineName : nodeName,
             ConfigFile = configFile,
+            ApiToken = string.IsNullOrWhiteSpace(One("api-token")) ? null : One("api-token"),
         };
     }
 
-    private static readonly HashSet<string> s_valued = ["iface", "interval", "api", "xdp-mode", "data", "max-flows", "max-icmp", "node-name", "config", "flow-idle-timeout", "closed-flow-timeout"];
+    private static readonly HashSet<string> s_valued = ["iface", "interval", "api", "xdp-mode", "data", "max-flows", "max-icmp", "node-name", "config", "flow-idle-timeout", "closed-flow-timeout", "api-token"];
 
     private static Dictionary<string, List<string>> ParseCommandLine(IReadOnlyList<string> args)
     {

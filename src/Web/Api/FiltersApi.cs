@@ -1,0 +1,131 @@
+// /api/filters: the rule store over REST (the seed's Filter Management API). Changes need the bearer token.
+using System.Net;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Akka.Actor;
+using Akka.Hosting;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+using PacketScope.Actors.Guard;
+using PacketScope.Messages;
+using PacketScope.Web.Api.Filters;
+using PacketScope.Web.Hosting;
+
+namespace PacketScope.Web.Api;
+
+public static class FiltersApi
+{
+    private static readonly TimeSpan s_askTimeout = TimeSpan.FromSeconds(10);
+
+    public static IEndpointRouteBuilder MapFiltersApi(this IEndpointRouteBuilder app)
+    {
+        var filters = app.MapGroup("/api/filters");
+        filters.AddEndpointFilter(async (context, next) =>
+        {
+            var http = context.HttpContext;
+            var token = http.RequestServices.GetService(typeof(ApiToken)) as ApiToken;
+            var changes = !HttpMethods.IsGet(http.Request.Method) && !HttpMethods.IsHead(http.Request.Method);
+            var remote = http.Connection.RemoteIpAddress is { } ip && !IPAddress.IsLoopback(ip);
+            // Changes always need the token; reads only from beyond loopback.
+            if ((changes || remote) && (token is null || !token.Accepts(http.Request.Headers.Authorization)))
+            {
+                http.Response.Headers.WWWAuthenticate = "Bearer";
+                return Results.Json(new ApiError("a bearer token is required: Authorization: Bearer <token> (see DATA/api-token)",
+                    "Authorization", "missing or wrong token"), ConnectionsApi.Json, statusCode: 401);
+            }
+            try
+            {
+                return await next(context);
+            }
+            catch (BadRequestException e)
+            {
+                return e.ToResult();
+            }
+            catch (Exception e) when (e is AskTimeoutException or TaskCanceledException)
+            {
+                return Results.Json(new ApiError("the rule store did not answer in time; retry"), ConnectionsApi.Json, statusCode: 503);
+            }
+        });
+
+        filters.MapGet("", async (HttpContext http, IRequiredActor<FilterStoreActor> store) =>
+        {
+            var rules = await (await store.GetAsync()).Ask<FiltersResponse>(GetFilters.Instance, s_askTimeout);
+            http.Response.Headers["X-Rule-Set-Version"] = rules.Version.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            return Results.Json(new JsonArray(rules.Rules.Select(r => (JsonNode)FilterRuleJson.Write(r)).ToArray()), ConnectionsApi.Json);
+        });
+        filters.MapGet("/presets", () => Results.Json(FilterPresets.All, ConnectionsApi.Json));
+        filters.MapGet("/{id}", async (string id, IRequiredActor<FilterStoreActor> store) =>
+        {
+            var n = Id(id);
+            var rules = await (await store.GetAsync()).Ask<FiltersResponse>(GetFilters.Instance, s_askTimeout);
+            return rules.Rules.FirstOrDefault(r => r.Id == n) is { } rule
+                ? Results.Json(FilterRuleJson.Write(rule), ConnectionsApi.Json)
+                : NotFound(n);
+        });
+        filters.MapPost("", async (HttpRequest req, IRequiredActor<FilterStoreActor> store) =>
+        {
+            var spec = FilterRuleParser.Parse(await Body(req), DateTimeOffset.UtcNow);
+            var result = await (await store.GetAsync()).Ask<FilterCommandResult>(new AddFilter(spec), s_askTimeout);
+            return result.Ok
+                ? Results.Json(FilterRuleJson.Write(result.Rule!), ConnectionsApi.Json, statusCode: 201)
+                : Refused(result);
+        });
+        filters.MapPut("/{id}", async (string id, HttpRequest req, IRequiredActor<FilterStoreActor> store) =>
+        {
+            var n = Id(id);
+            var body = await Body(req);
+            if (body.ValueKind == JsonValueKind.Object && body.TryGetProperty("id", out var bodyId))
+            {
+                if (bodyId.ValueKind != JsonValueKind.Number || !bodyId.TryGetInt32(out var b) || b != n)
+                    throw new BadRequestException("id", $"the body's id {bodyId.GetRawText()} is not the id in the path ({n})");
+                body = JsonSerializer.SerializeToElement(JsonNode.Parse(body.GetRawText())!.AsObject().Where(p => p.Key != "id")
+                    .ToDictionary(p => p.Key, p => p.Value?.DeepClone()));
+            }
+            if (body.ValueKind != JsonValueKind.Object)
+                throw new BadRequestException("body", "must be a JSON object with the fields to change");
+            var actor = await store.GetAsync();
+            var rules = await actor.Ask<FiltersResponse>(GetFilters.Instance, s_askTimeout);
+            if (rules.Rules.FirstOrDefault(r => r.Id == n) is not { } existing)
+                return NotFound(n);
+            var spec = FilterRuleParser.Parse(FilterRuleJson.Merge(existing, body), DateTimeOffset.UtcNow);
+            return Answer(await actor.Ask<FilterCommandResult>(new UpdateFilter(n, spec), s_askTimeout));
+        });
+        filters.MapDelete("/{id}", async (string id, IRequiredActor<FilterStoreActor> store) =>
+            Answer(await (await store.GetAsync()).Ask<FilterCommandResult>(new RemoveFilter(Id(id)), s_askTimeout)));
+        filters.MapPost("/{id}/enable", async (string id, IRequiredActor<FilterStoreActor> store) =>
+            Answer(await (await store.GetAsync()).Ask<FilterCommandResult>(new SetFilterEnabled(Id(id), true), s_askTimeout)));
+        filters.MapPost("/{id}/disable", async (string id, IRequiredActor<FilterStoreActor> store) =>
+            Answer(await (await store.GetAsync()).Ask<FilterCommandResult>(new SetFilterEnabled(Id(id), false), s_askTimeout)));
+        return app;
+    }
+
+    private static int Id(string text) =>
+        int.TryParse(text, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var n) && n > 0
+            ? n
+            : throw new BadRequestException("id", $"'{text}' is not a filter rule id (a whole number from 1)");
+
+    private static async Task<JsonElement> Body(HttpRequest req)
+    {
+        try
+        {
+            return (await JsonDocument.ParseAsync(req.Body)).RootElement.Clone();
+        }
+        catch (JsonException e)
+        {
+            throw new BadRequestException("body", $"is not valid JSON: {e.Message}");
+        }
+    }
+
+    private static IResult Answer(FilterCommandResult result) =>
+        result.Ok ? Results.Json(FilterRuleJson.Write(result.Rule!), ConnectionsApi.Json)
+        : result.NotFound ? Results.Json(new ApiError(result.Error!, result.Field, result.Error), ConnectionsApi.Json, statusCode: 404)
+        : Refused(result);
+
+    // A duplicate or a conflict: 409, naming the rule it clashes with.
+    private static IResult Refused(FilterCommandResult result) =>
+        Results.Json(new ApiError(result.Error!, result.Field, result.Error), ConnectionsApi.Json, statusCode: 409);
+
+    private static IResult NotFound(int id) =>
+        Results.Json(new ApiError($"no filter rule with id {id}", "id", "not found"), ConnectionsApi.Json, statusCode: 404);
+}

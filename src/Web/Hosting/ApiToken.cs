@@ -1,0 +1,50 @@
+// The bearer token for state-changing requests: configured, or generated once and kept under --data.
+using System.Security.Cryptography;
+using System.Text;
+
+namespace PacketScope.Web.Hosting;
+
+public sealed class ApiToken
+{
+    public const string FileName = "api-token";
+
+    private readonly byte[] _token;
+
+    private ApiToken(string token) => _token = Encoding.UTF8.GetBytes(token);
+
+    /// <summary>
+    /// The configured token, else the one kept in <paramref name="dataDirectory"/>, else a new one written
+    /// there (mode 0600). <paramref name="generated"/> is the new token, to be shown once; null otherwise.
+    /// </summary>
+    public static ApiToken Load(string dataDirectory, string? configured, out string? generated)
+    {
+        generated = null;
+        if (!string.IsNullOrWhiteSpace(configured))
+        {
+            if (configured.Trim().Length < 16)
+                throw new OptionsException("api-token", "is shorter than 16 characters; use a long random string");
+            return new ApiToken(configured.Trim());
+        }
+        var path = Path.Combine(dataDirectory, FileName);
+        if (File.Exists(path))
+        {
+            var kept = File.ReadAllText(path).Trim();
+            if (kept.Length >= 16)
+                return new ApiToken(kept);
+        }
+        generated = Convert.ToBase64String(RandomNumberGenerator.GetBytes(32)).TrimEnd('=').Replace('+', '-').Replace('/', '_');
+        File.WriteAllText(path, generated + "\n");
+        File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        return new ApiToken(generated);
+    }
+
+    /// <summary>Checks an Authorization header value ("Bearer TOKEN") in constant time.</summary>
+    public bool Accepts(string? authorization)
+    {
+        const string prefix = "Bearer ";
+        if (authorization is null || !authorization.StartsWith(prefix, StringComparison.OrdinalIgnoreCase))
+            return false;
+        var given = Encoding.UTF8.GetBytes(authorization[prefix.Length..].Trim());
+        return CryptographicOperations.FixedTimeEquals(given, _token);
+    }
+}

@@ -1,0 +1,95 @@
+// /api/filters through the real node: token, validation, ids, changes, and the same rules after a restart.
+using System.Net;
+using System.Net.Http.Headers;
+using System.Text;
+using System.Text.Json;
+using PacketScope.Kernel.Tests.Fixtures;
+using Xunit;
+
+namespace PacketScope.Kernel.Tests;
+
+public sealed class FiltersApiSpecs : IDisposable
+{
+    private readonly VethNamespace _ns = VethNamespace.Create();
+    private readonly string _data = Path.Combine(Path.GetTempPath(), $"ps-state-{Guid.NewGuid():N}");
+
+    public void Dispose()
+    {
+        _ns.Dispose();
+        if (Directory.Exists(_data))
+            Directory.Delete(_data, recursive: true);
+    }
+
+    private NodeProcess Start()
+    {
+        var node = NodeProcess.Start(["--iface", _ns.HostInterface, "--max-flows", "4096", "--data", _data]);
+        node.WaitReady();
+        return node;
+    }
+
+    private static async Task<(HttpStatusCode Status, JsonElement Body)> Send(NodeProcess node, HttpMethod method, string path, string? json, string? token)
+    {
+        using var request = new HttpRequestMessage(method, path);
+        if (json is not null)
+            request.Content = new StringContent(json, Encoding.UTF8, "application/json");
+        if (token is not null)
+            request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
+        using var response = await node.Http.SendAsync(request);
+        var text = await response.Content.ReadAsStringAsync();
+        return (response.StatusCode, text.Length == 0 ? default : JsonDocument.Parse(text).RootElement.Clone());
+    }
+
+    [Fact]
+    public async Task Should_manage_rules_with_the_token_and_keep_them_across_a_restart()
+    {
+        string token;
+        using (var node = Start())
+        {
+            token = File.ReadAllText(Path.Combine(_data, "api-token")).Trim();
+            Assert.Contains($"shown only now): {token}", node.Output);
+            Assert.Equal(0, node.GetJson("/api/filters").GetArrayLength());
+
+            var telnet = """{"rule_type":"tcp","protocol":"tcp","dst_port":23,"action":"drop","enabled":true,"comment":"Block Telnet"}""";
+            var (status, _) = await Send(node, HttpMethod.Post, "/api/filters", telnet, token: null);
+            Assert.Equal(HttpStatusCode.Unauthorized, status);
+            (status, _) = await Send(node, HttpMethod.Post, "/api/filters", telnet, token: "wrong-token-wrong-token");
+            Assert.Equal(HttpStatusCode.Unauthorized, status);
+
+            var (created, rule) = await Send(node, HttpMethod.Post, "/api/filters", telnet, token);
+            Assert.Equal(HttpStatusCode.Created, created);
+            Assert.Equal(1, rule.GetProperty("id").GetInt32());
+            Assert.Equal(23, rule.GetProperty("dst_port").GetInt32());
+
+            var (bad, error) = await Send(node, HttpMethod.Post, "/api/filters", """{"rule_type":"udp","tcp_flags":2}""", token);
+            Assert.Equal(HttpStatusCode.BadRequest, bad);
+            Assert.Equal("tcp_flags", error.GetProperty("field").GetString());
+            var (dup, _) = await Send(node, HttpMethod.Post, "/api/filters", telnet, token);
+            Assert.Equal(HttpStatusCode.Conflict, dup);
+
+            var (_, second) = await Send(node, HttpMethod.Post, "/api/filters", """{"rule_type":"icmp","icmp_type":8,"comment":"no ping"}""", token);
+            Assert.Equal(2, second.GetProperty("id").GetInt32());
+            var (updated, changed) = await Send(node, HttpMethod.Put, "/api/filters/1", """{"id":1,"action":"drop","enabled":false,"comment":"Temporarily disabled"}""", token);
+            Assert.Equal(HttpStatusCode.OK, updated);
+            Assert.False(changed.GetProperty("enabled").GetBoolean());
+            Assert.Equal(23, changed.GetProperty("dst_port").GetInt32()); // fields not given stay
+            var (enabled, on) = await Send(node, HttpMethod.Post, "/api/filters/1/enable", null, token);
+            Assert.Equal(HttpStatusCode.OK, enabled);
+            Assert.True(on.GetProperty("enabled").GetBoolean());
+            Assert.Equal(HttpStatusCode.OK, (await Send(node, HttpMethod.Delete, "/api/filters/2", null, token)).Status);
+            Assert.Equal(HttpStatusCode.NotFound, (await Send(node, HttpMethod.Delete, "/api/filters/2", null, token)).Status);
+            Assert.Equal(HttpStatusCode.BadRequest, (await Send(node, HttpMethod.Get, "/api/filters/abc", null, null)).Status);
+            Assert.True(node.GetJson("/api/filters/presets").GetArrayLength() > 10);
+        }
+
+        using var restarted = Start();
+        Assert.DoesNotContain("shown only now", restarted.Output); // the kept token is not shown again
+        var rules = restarted.GetJson("/api/filters");
+        var only = Assert.Single(rules.EnumerateArray());
+        Assert.Equal(1, only.GetProperty("id").GetInt32());
+        Assert.Equal("Temporarily disabled", only.GetProperty("comment").GetString());
+        var (status3, third) = await Send(restarted, HttpMethod.Post, "/api/filters", """{"rule_type":"udp","dst_port":"5000-5100"}""", token);
+        Assert.Equal(HttpStatusCode.Created, status3);
+        Assert.Equal(3, third.GetProperty("id").GetInt32()); // 2 is never reused
+        Assert.Equal("5000-5100", third.GetProperty("dst_port").GetString());
+    }
+}
