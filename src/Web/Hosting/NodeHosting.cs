@@ -22,7 +22,8 @@ public static class NodeHosting
             objectPath, options.FlowIdleTimeout, options.ClosedFlowTimeout);
         services.AddSingleton(options);
         // Rules and history: SQLite under --data (Akka.Persistence.Sql has no Hosting package here: HOCON).
-        var database = Path.GetFullPath(Path.Combine(options.DataDirectory, "packetscope.db"));
+        var database = Path.GetFullPath(Path.Combine(options.DataDirectory, "packetscope.db"))
+            .Replace("\\", "\\\\").Replace("\"", "\\\""); // a HOCON quoted string
         var persistence = $$"""
             akka.persistence {
               journal.plugin = "akka.persistence.journal.sql"
