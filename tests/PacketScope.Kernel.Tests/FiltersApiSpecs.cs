@@ -46,6 +46,7 @@ public sealed class FiltersApiSpecs : IDisposable
         using (var node = Start())
         {
             token = File.ReadAllText(Path.Combine(_data, "api-token")).Trim();
+            Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(Path.Combine(_data, "api-token")));
             Assert.Contains($"shown only now): {token}", node.Output);
             Assert.Equal(0, node.GetJson("/api/filters").GetArrayLength());
 

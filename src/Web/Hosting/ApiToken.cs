@@ -32,9 +32,18 @@ public sealed class ApiToken
             if (kept.Length >= 16)
                 return new ApiToken(kept);
         }
+        if (!OperatingSystem.IsLinux())
+            throw new PlatformNotSupportedException("PacketScope runs on Linux");
         generated = Convert.ToBase64String(RandomNumberGenerator.GetBytes(32)).TrimEnd('=').Replace('+', '-').Replace('/', '_');
-        File.WriteAllText(path, generated + "\n");
-        File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        // Created 0600 from the start: never readable by others, not even for a moment.
+        using (var file = new FileStream(path, new FileStreamOptions
+        {
+            Mode = FileMode.Create,
+            Access = FileAccess.Write,
+            UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite,
+        }))
+        using (var writer = new StreamWriter(file))
+            writer.Write(generated + "\n");
         return new ApiToken(generated);
     }
 
