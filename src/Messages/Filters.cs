@@ -55,7 +55,11 @@ public sealed record FilterRuleSpec(
     bool Enabled,
     string Comment,
     int? Priority,
-    DateTimeOffset? ExpiresAt);
+    DateTimeOffset? ExpiresAt)
+{
+    /// <summary>Priorities run from 0 (first) to this.</summary>
+    public const int MaxPriority = 1_000_000;
+}
 
 /// <summary>A stored rule: its stable id (never reused) and what it matches, in priority order (lower first).</summary>
 public sealed record FilterRule(int Id, int Priority, FilterRuleSpec Spec, DateTimeOffset CreatedAt, DateTimeOffset UpdatedAt) : IPacketScopeMessage;

@@ -51,7 +51,7 @@ public sealed class FilterStoreActorSpecs : TestKit
         Assert.Equal(2, Ask(store, new AddFilter(Rule(445))).Rule!.Id);
         var third = Ask(store, new AddFilter(Rule(22, FilterAction.Allow, priority: 5))).Rule!;
         Assert.Equal((3, 5), (third.Id, third.Priority));
-        Assert.True(Ask(store, new RemoveFilter(2)).Ok);
+        Assert.True(Ask(store, new RemoveFilter(3)).Ok); // the highest id: a restart must still not reuse it
         Assert.True(Ask(store, new SetFilterEnabled(1, false)).Ok);
         var before = List(store);
 
@@ -62,9 +62,11 @@ public sealed class FilterStoreActorSpecs : TestKit
         var after = List(restarted);
 
         Assert.Equal(before.Version, after.Version);
-        Assert.Equal([3, 1], after.Rules.Select(r => r.Id)); // priority 5 before priority 10
+        Assert.Equal([1, 2], after.Rules.Select(r => r.Id)); // priority 10, then 20
         Assert.False(after.Rules.Single(r => r.Id == 1).Spec.Enabled);
-        Assert.Equal(4, Ask(restarted, new AddFilter(Rule(3389))).Rule!.Id); // 2 stays retired
+        var next = Ask(restarted, new AddFilter(Rule(3389, FilterAction.Drop, priority: 1))).Rule!;
+        Assert.Equal(4, next.Id); // 3 stays retired
+        Assert.Equal([4, 1, 2], List(restarted).Rules.Select(r => r.Id));
     }
 
     [Fact]

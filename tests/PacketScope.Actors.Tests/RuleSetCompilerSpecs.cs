@@ -16,9 +16,9 @@ public sealed class RuleSetCompilerSpecs
 
     private static FilterRuleSpec Spec(byte protocol = 0, string? src = null, string? dst = null, PortRange? dport = null,
         byte flags = 0, byte mask = 0, byte? icmpType = null, byte? icmpCode = null, byte? innerProtocol = null, PortRange? innerDport = null,
-        FilterAction action = FilterAction.Drop) =>
-        new(FilterRuleType.Basic, protocol, Net(src), Net(dst), null, dport, flags, mask, icmpType, icmpCode, null, null,
-            innerProtocol, null, innerDport, action, true, "", null, null);
+        FilterAction action = FilterAction.Drop, PortRange? sport = null, string? innerSrc = null, string? innerDst = null, PortRange? innerSport = null) =>
+        new(FilterRuleType.Basic, protocol, Net(src), Net(dst), sport, dport, flags, mask, icmpType, icmpCode, Net(innerSrc), Net(innerDst),
+            innerProtocol, innerSport, innerDport, action, true, "", null, null);
 
     private static AddressMatch? Net(string? cidr)
     {
@@ -108,30 +108,42 @@ public sealed class RuleSetCompilerSpecs
     {
         var random = new Random(20261123);
         int matched = 0, unmatched = 0;
+        var wide = false;
         string[] nets = ["10.0.0.0/8", "10.1.0.0/16", "10.1.2.0/24", "10.1.2.3", "192.168.0.0/16", "fd00::/16", "fd00:1::/32"];
         string[] addrs = ["10.1.2.3", "10.1.2.4", "10.1.9.9", "10.200.0.1", "192.168.1.1", "172.16.0.1", "fd00:1::1", "fd00:2::1", "fe80::1"];
         byte[] protos = [0, 1, 6, 17, 58];
         for (var round = 0; round < 40; round++)
         {
             var rules = new List<FilterRule>();
-            for (var i = 0; i < random.Next(1, 150); i++)
+            var count = round < 5 ? random.Next(1, 8) : random.Next(70, 200); // several 64-bit words too
+            PortRange? Range() => random.Next(2) == 0 ? null : random.Next(0, 200) is var from ? new PortRange(from + 1, from + 1 + random.Next(0, 60)) : null;
+            string? Net() => random.Next(3) == 0 ? nets[random.Next(nets.Length)] : null;
+            for (var i = 0; i < count; i++)
             {
                 var proto = protos[random.Next(protos.Length)];
                 var icmp = proto is 1 or 58;
                 var ports = proto is 6 or 17;
-                var from = random.Next(1, 200);
+                var type = icmp && random.Next(2) == 0 ? (byte?)random.Next(0, 12) : null;
+                var mask = proto == 6 && random.Next(3) == 0 ? (byte)18 : (byte)0;
                 rules.Add(Rule(Spec(
                     protocol: proto,
-                    src: random.Next(3) == 0 ? nets[random.Next(nets.Length)] : null,
-                    dst: random.Next(3) == 0 ? nets[random.Next(nets.Length)] : null,
-                    dport: ports && random.Next(2) == 0 ? new PortRange(from, from + random.Next(0, 60)) : null,
-                    flags: proto == 6 && random.Next(3) == 0 ? (byte)2 : (byte)0,
-                    mask: proto == 6 && random.Next(3) == 0 ? (byte)18 : (byte)0,
-                    icmpType: icmp && random.Next(2) == 0 ? (byte)random.Next(0, 12) : null,
+                    src: Net(),
+                    dst: Net(),
+                    sport: ports ? Range() : null,
+                    dport: ports ? Range() : null,
+                    flags: mask != 0 && random.Next(2) == 0 ? (byte)2 : (byte)0,
+                    mask: mask,
+                    icmpType: type,
+                    icmpCode: type is not null && random.Next(2) == 0 ? (byte)random.Next(0, 4) : null,
                     innerProtocol: icmp && random.Next(3) == 0 ? (byte)17 : null,
+                    innerDport: icmp && random.Next(4) == 0 ? Range() : null,
+                    innerSport: icmp && random.Next(4) == 0 ? Range() : null,
+                    innerSrc: icmp && random.Next(4) == 0 ? Net() : null,
+                    innerDst: icmp && random.Next(4) == 0 ? Net() : null,
                     action: (FilterAction)random.Next(3)) with { Enabled = random.Next(8) != 0 }, random.Next(0, 50)));
             }
             var set = RuleSetCompiler.Compile(rules);
+            wide |= set.Words > 1;
             var ordered = rules.Where(r => r.Spec.Enabled).OrderBy(r => r.Priority).ThenBy(r => r.Id).ToList();
             for (var k = 0; k < 300; k++)
             {
@@ -141,7 +153,8 @@ public sealed class RuleSetCompilerSpecs
                 var proto = (byte)(v6 ? new byte[] { 6, 17, 58 }[random.Next(3)] : new byte[] { 1, 6, 17 }[random.Next(3)]);
                 var inner = proto is 1 or 58 && random.Next(2) == 0;
                 var p = Packet(proto, src, dst, (ushort)random.Next(0, 300), (ushort)random.Next(0, 300), (byte)random.Next(0, 32),
-                    (byte)random.Next(0, 12), (byte)random.Next(0, 4), inner, (byte)(random.Next(2) == 0 ? 17 : 6), (ushort)random.Next(0, 300));
+                    (byte)random.Next(0, 12), (byte)random.Next(0, 4), inner, (byte)(random.Next(2) == 0 ? 17 : 6), (ushort)random.Next(0, 300))
+                    with { InnerSrcPort = (ushort)random.Next(0, 300) };
                 var expected = ordered.FirstOrDefault(r => Matches(r.Spec, p))?.Id;
                 Assert.Equal(expected, set.Match(p)?.Id);
                 _ = expected is null ? unmatched++ : matched++;
@@ -149,6 +162,7 @@ public sealed class RuleSetCompilerSpecs
         }
         // Both outcomes were exercised, so the agreement means something.
         Assert.True(matched > 1000 && unmatched > 1000, $"{matched} matched, {unmatched} unmatched");
+        Assert.True(wide, "no rule set spanned more than one 64-bit word");
     }
 
     // What a rule means, field by field: the reference the tables must agree with.

@@ -85,6 +85,13 @@ public sealed class FilterRuleParserSpecs
     [InlineData("""{"dst_ip":"fd00::/129"}""", "dst_ip")]
     [InlineData("""{"dst_ip":"example.com"}""", "dst_ip")]
     [InlineData("""{"src_ip":42}""", "src_ip")]
+    [InlineData("""{"src_ip":"10/8"}""", "src_ip")]
+    [InlineData("""{"src_ip":"010.0.0.1"}""", "src_ip")]
+    [InlineData("""{"src_ip":"0x0A.0.0.1"}""", "src_ip")]
+    [InlineData("""{"dst_ip":"::ffff:10.0.0.1"}""", "dst_ip")]
+    [InlineData("""{"rule_type":"icmp","icmp_type":3,"inner_protocol":"0"}""", "inner_protocol")]
+    [InlineData("""{"expires_at":"2026-12-01T00:00:00"}""", "expires_at")]
+    [InlineData("""{"expires_at":"Tue, 01 Dec 2026 00:00:00 GMT"}""", "expires_at")]
     [InlineData("""{"src_ip":"10.0.0.1","dst_ip":"fd00::1"}""", "dst_ip")]
     [InlineData("""{"rule_type":"icmp","dst_ip":"fd00::1"}""", "protocol")]
     [InlineData("""{"rule_type":"icmp","protocol":"icmpv6","dst_ip":"10.0.0.1"}""", "protocol")]
@@ -129,5 +136,11 @@ public sealed class FilterRuleParserSpecs
     {
         var e = Assert.Throws<BadRequestException>(() => Parse($$"""{"comment":"{{new string('x', FilterRuleParser.MaxCommentLength + 1)}}"}"""));
         Assert.Equal("comment", e.Field);
+    }
+
+    [Fact]
+    public void Should_accept_an_expiry_with_an_offset()
+    {
+        Assert.Equal(new DateTimeOffset(2026, 11, 30, 22, 0, 0, TimeSpan.Zero), Parse("""{"expires_at":"2026-12-01T00:00:00+02:00"}""").ExpiresAt);
     }
 }

@@ -138,7 +138,8 @@ public sealed class FilterStoreActor : ReceivePersistentActor, IWithTimers
     private FiltersResponse Snapshot() =>
         new(_version, _rules.Values.OrderBy(r => r.Priority).ThenBy(r => r.Id).ToList());
 
-    private int NextPriority() => _rules.Count == 0 ? PriorityStep : _rules.Values.Max(r => r.Priority) + PriorityStep;
+    private int NextPriority() =>
+        _rules.Count == 0 ? PriorityStep : Math.Min(_rules.Values.Max(r => r.Priority) + PriorityStep, FilterRuleSpec.MaxPriority);
 
     private FilterCommandResult NotFound(int id) => new(false, null, _version, $"no filter rule with id {id}", "id", NotFound: true);
 
@@ -159,7 +160,7 @@ public sealed class FilterStoreActor : ReceivePersistentActor, IWithTimers
         return null;
     }
 
-    // What a rule matches, without what it does or how it is kept.
+    // What a rule matches, without what it does or how it is kept (a basic rule for tcp matches what a tcp rule does).
     private static FilterRuleSpec MatchPart(FilterRuleSpec s) =>
-        s with { Action = FilterAction.Drop, Enabled = true, Comment = "", Priority = null, ExpiresAt = null };
+        s with { RuleType = FilterRuleType.Basic, Action = FilterAction.Drop, Enabled = true, Comment = "", Priority = null, ExpiresAt = null };
 }

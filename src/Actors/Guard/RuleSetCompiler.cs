@@ -139,9 +139,10 @@ public sealed class CompiledRuleSet
 
 public static class RuleSetCompiler
 {
-    public static CompiledRuleSet Compile(IEnumerable<FilterRule> stored)
+    /// <summary>Compiles the enabled rules that have not expired at <paramref name="now"/> (the store removes them within a second).</summary>
+    public static CompiledRuleSet Compile(IEnumerable<FilterRule> stored, DateTimeOffset? now = null)
     {
-        var rules = stored.Where(r => r.Spec.Enabled).OrderBy(r => r.Priority).ThenBy(r => r.Id).ToList();
+        var rules = stored.Where(r => r.Spec.Enabled && !(r.Spec.ExpiresAt <= now)).OrderBy(r => r.Priority).ThenBy(r => r.Id).ToList();
         if (rules.Count > CompiledRuleSet.MaxRules)
             throw new InvalidOperationException($"{rules.Count} enabled rules; the kernel classifier holds at most {CompiledRuleSet.MaxRules}");
         var words = Math.Max(1, (rules.Count + 63) / 64);
@@ -192,25 +193,25 @@ public static class RuleSetCompiler
         Func<FilterRuleSpec, AddressMatch?> field, bool ipv6)
     {
         var bits = ipv6 ? 128 : 32;
-        var prefixes = new List<(UInt128 Value, int Length)> { (0, 0) };
-        foreach (var r in rules)
-            if (field(r.Spec) is { } a && a.IsIpv6 == ipv6)
-                prefixes.Add((CompiledRuleSet.Key(IPAddress.Parse(a.Network)), a.PrefixLength));
-        foreach (var (value, length) in prefixes.Distinct())
+        // Each rule's prefix as a key once; null = the field is open, excluded = the other family.
+        var ruleKeys = rules.Select(r => field(r.Spec) switch
+        {
+            null => (Open: true, Key: UInt128.Zero, Length: 0, Excluded: false),
+            { } a when a.IsIpv6 != ipv6 => (Open: false, Key: UInt128.Zero, Length: 0, Excluded: true),
+            { } a => (Open: false, Key: CompiledRuleSet.Key(IPAddress.Parse(a.Network)), Length: a.PrefixLength, Excluded: false),
+        }).ToList();
+        var prefixes = new HashSet<(UInt128 Value, int Length)> { (0, 0) };
+        foreach (var k in ruleKeys)
+            if (!k.Open && !k.Excluded)
+                prefixes.Add((k.Key, k.Length));
+        foreach (var (value, length) in prefixes)
         {
             var v = new RuleVector(words);
             for (var i = 0; i < rules.Count; i++)
             {
-                var a = field(rules[i].Spec);
-                if (a is null)
-                {
-                    v.Set(i);
-                    continue;
-                }
-                if (a.IsIpv6 != ipv6 || a.PrefixLength > length)
-                    continue;
-                var key = CompiledRuleSet.Key(IPAddress.Parse(a.Network));
-                if (a.PrefixLength == 0 || key >> (bits - a.PrefixLength) == value >> (bits - a.PrefixLength))
+                var k = ruleKeys[i];
+                if (k.Open || (!k.Excluded && k.Length <= length
+                               && (k.Length == 0 || k.Key >> (bits - k.Length) == value >> (bits - k.Length))))
                     v.Set(i);
             }
             table.Add(new PrefixEntry(value, length, v));

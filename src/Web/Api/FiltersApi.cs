@@ -26,7 +26,9 @@ public static class FiltersApi
             var http = context.HttpContext;
             var token = http.RequestServices.GetService(typeof(ApiToken)) as ApiToken;
             var changes = !HttpMethods.IsGet(http.Request.Method) && !HttpMethods.IsHead(http.Request.Method);
-            var remote = http.Connection.RemoteIpAddress is { } ip && !IPAddress.IsLoopback(ip);
+            // Unknown peer counts as remote. Behind a reverse proxy every client looks local: set a token and
+            // let the proxy demand it, or bind the API where only the proxy reaches it.
+            var remote = http.Connection.RemoteIpAddress is not { } ip || !IPAddress.IsLoopback(ip);
             // Changes always need the token; reads only from beyond loopback.
             if ((changes || remote) && (token is null || !token.Accepts(http.Request.Headers.Authorization)))
             {
@@ -75,15 +77,10 @@ public static class FiltersApi
         {
             var n = Id(id);
             var body = await Body(req);
-            if (body.ValueKind == JsonValueKind.Object && body.TryGetProperty("id", out var bodyId))
-            {
-                if (bodyId.ValueKind != JsonValueKind.Number || !bodyId.TryGetInt32(out var b) || b != n)
-                    throw new BadRequestException("id", $"the body's id {bodyId.GetRawText()} is not the id in the path ({n})");
-                body = JsonSerializer.SerializeToElement(JsonNode.Parse(body.GetRawText())!.AsObject().Where(p => p.Key != "id")
-                    .ToDictionary(p => p.Key, p => p.Value?.DeepClone()));
-            }
             if (body.ValueKind != JsonValueKind.Object)
                 throw new BadRequestException("body", "must be a JSON object with the fields to change");
+            if (body.TryGetProperty("id", out var bodyId) && (!bodyId.TryGetInt32(out var b) || b != n))
+                throw new BadRequestException("id", $"the body's id {bodyId.GetRawText()} is not the id in the path ({n})");
             var actor = await store.GetAsync();
             var rules = await actor.Ask<FiltersResponse>(GetFilters.Instance, s_askTimeout);
             if (rules.Rules.FirstOrDefault(r => r.Id == n) is not { } existing)

@@ -25,20 +25,24 @@ public sealed class ApiToken
                 throw new OptionsException("api-token", "is shorter than 16 characters; use a long random string");
             return new ApiToken(configured.Trim());
         }
+        if (!OperatingSystem.IsLinux())
+            throw new PlatformNotSupportedException("PacketScope runs on Linux");
         var path = Path.Combine(dataDirectory, FileName);
         if (File.Exists(path))
         {
+            var mode = File.GetUnixFileMode(path);
+            if ((mode & (UnixFileMode.GroupRead | UnixFileMode.GroupWrite | UnixFileMode.OtherRead | UnixFileMode.OtherWrite)) != 0)
+                throw new OptionsException("api-token", $"{path} can be read or written by others; run `chmod 600 {path}` (or delete it for a new token)");
             var kept = File.ReadAllText(path).Trim();
             if (kept.Length >= 16)
                 return new ApiToken(kept);
+            File.Delete(path); // too short to be ours: replace it, created 0600 below
         }
-        if (!OperatingSystem.IsLinux())
-            throw new PlatformNotSupportedException("PacketScope runs on Linux");
         generated = Convert.ToBase64String(RandomNumberGenerator.GetBytes(32)).TrimEnd('=').Replace('+', '-').Replace('/', '_');
         // Created 0600 from the start: never readable by others, not even for a moment.
         using (var file = new FileStream(path, new FileStreamOptions
         {
-            Mode = FileMode.Create,
+            Mode = FileMode.CreateNew,
             Access = FileAccess.Write,
             UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite,
         }))

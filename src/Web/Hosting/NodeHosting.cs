@@ -1,5 +1,6 @@
 // Composes a node: the actor system (Akka.Hosting), the telemetry bus, the interface and view actors.
 using Akka.Actor;
+using Akka.Pattern;
 using Akka.Hosting;
 using Microsoft.Extensions.DependencyInjection;
 using Akka.Persistence.Sql;
@@ -49,7 +50,10 @@ public static class NodeHosting
                     var bus = new TelemetryBus(system);
                     var view = system.ActorOf(NodeViewActor.Props(options.NodeName, options.Interfaces, bus), NodeViewActor.Name);
                     registry.Register<NodeViewActor>(view);
-                    registry.Register<FilterStoreActor>(system.ActorOf(FilterStoreActor.Props(), FilterStoreActor.Name));
+                    // A journal failure (a locked database, a full disk) stops a persistent actor: start it again, with backoff.
+                    registry.Register<FilterStoreActor>(system.ActorOf(BackoffSupervisor.Props(
+                        Backoff.OnStop(FilterStoreActor.Props(), "store", TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(30), 0.2)),
+                        FilterStoreActor.Name));
                     var interfaces = system.ActorOf(InterfacesActor.Props(options.Interfaces, settings, bus), InterfacesActor.Name);
                     registry.Register<InterfacesActor>(interfaces);
                     // Detach first, while the streams still run, so shutdown is orderly and every link is closed.

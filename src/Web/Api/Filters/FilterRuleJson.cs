@@ -30,7 +30,7 @@ public static class FilterRuleJson
             ["src_port"] = Port(s.SrcPort),
             ["dst_port"] = Port(s.DstPort),
         };
-        if (s.Protocol == 6)
+        if (s.Protocol == 6 && s.TcpFlagsMask != 0)
         {
             o["tcp_flags"] = s.TcpFlags;
             o["tcp_flags_mask"] = s.TcpFlagsMask;
@@ -61,17 +61,36 @@ public static class FilterRuleJson
         var r => r.ToString(),
     };
 
-    /// <summary>The existing rule's input shape with the given fields replaced (PUT: partial or whole).</summary>
+    /// <summary>Fields a client may echo back from a GET that are the server's, not the rule's.</summary>
+    private static readonly HashSet<string> s_serverFields = ["id", "created_at", "updated_at"];
+
+    /// <summary>Fields that only make sense for one protocol: dropped when the rule's protocol or type changes.</summary>
+    private static readonly string[] s_protocolFields =
+        ["src_port", "dst_port", "tcp_flags", "tcp_flags_mask", "icmp_type", "icmp_code",
+         "inner_src_ip", "inner_dst_ip", "inner_protocol", "inner_src_port", "inner_dst_port"];
+
+    /// <summary>
+    /// The existing rule's input shape with the given fields replaced (PUT: partial or whole, a GET's
+    /// output included). A change of rule_type or protocol drops the old protocol-specific fields.
+    /// </summary>
     public static JsonElement Merge(FilterRule existing, JsonElement changes)
     {
         var merged = WriteSpec(existing.Spec);
         merged["priority"] = existing.Priority;
-        // Fields that belong to another rule type would be rejected on their own: a new type starts clean.
-        if (changes.TryGetProperty("rule_type", out var type) && type.ToString() != merged["rule_type"]!.GetValue<string>())
-            merged = new JsonObject { ["action"] = merged["action"]!.DeepClone(), ["enabled"] = merged["enabled"]!.DeepClone(),
-                ["comment"] = merged["comment"]!.DeepClone(), ["priority"] = merged["priority"]!.DeepClone() };
+        if (Changed(changes, "rule_type", merged) || Changed(changes, "protocol", merged))
+        {
+            foreach (var f in s_protocolFields)
+                merged.Remove(f);
+            if (!changes.TryGetProperty("protocol", out _))
+                merged.Remove("protocol"); // follows the new rule_type
+        }
         foreach (var p in changes.EnumerateObject())
-            merged[p.Name] = JsonNode.Parse(p.Value.GetRawText());
+            if (!s_serverFields.Contains(p.Name))
+                merged[p.Name] = JsonNode.Parse(p.Value.GetRawText());
         return JsonSerializer.SerializeToElement(merged);
     }
+
+    private static bool Changed(JsonElement changes, string field, JsonObject current) =>
+        changes.TryGetProperty(field, out var value) && value.ValueKind == JsonValueKind.String
+        && !string.Equals(value.GetString()?.Trim(), current[field]?.GetValue<string>(), StringComparison.OrdinalIgnoreCase);
 }

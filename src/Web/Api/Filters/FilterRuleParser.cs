@@ -12,7 +12,12 @@ namespace PacketScope.Web.Api.Filters;
 public static class FilterRuleParser
 {
     public const int MaxCommentLength = 256;
-    public const int MaxPriority = 1_000_000;
+    public const int MaxPriority = FilterRuleSpec.MaxPriority;
+
+    private static readonly System.Text.RegularExpressions.Regex s_dottedQuad =
+        new(@"^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$");
+    private static readonly string[] s_isoFormats =
+        ["yyyy-MM-dd'T'HH:mm:ssK", "yyyy-MM-dd'T'HH:mm:ss.FFFFFFFK", "yyyy-MM-dd'T'HH:mmK"];
 
     private static readonly HashSet<string> s_fields =
     [
@@ -138,7 +143,7 @@ public static class FilterRuleParser
         return p.ValueKind switch
         {
             JsonValueKind.String when p.GetString() is "" or "any" => null,
-            JsonValueKind.String => ProtocolNumber("inner_protocol", p.GetString()!),
+            JsonValueKind.String when ProtocolNumber("inner_protocol", p.GetString()!) is var n && n > 0 => n,
             JsonValueKind.Number when p.TryGetByte(out var n) && n > 0 => n,
             _ => throw new BadRequestException("inner_protocol", "must be tcp, udp, icmp, icmpv6 or a number 1-255"),
         };
@@ -161,8 +166,13 @@ public static class FilterRuleParser
             return null;
         var slash = text.IndexOf('/');
         var addressText = slash < 0 ? text : text[..slash];
-        if (!IPAddress.TryParse(addressText, out var address) || addressText.Contains('%'))
+        // Strict forms only: IPAddress.TryParse also reads "10" as 0.0.0.10 and "010.0.0.1" as octal.
+        var dottedQuad = !addressText.Contains(':') && s_dottedQuad.IsMatch(addressText);
+        if (!IPAddress.TryParse(addressText, out var address) || addressText.Contains('%')
+            || (!addressText.Contains(':') && !dottedQuad))
             throw new BadRequestException(field, $"'{text}' is not an IPv4/IPv6 address or CIDR prefix (e.g. 10.0.0.0/8, fd00::/64, or \"any\")");
+        if (address.IsIPv4MappedToIPv6)
+            throw new BadRequestException(field, $"'{text}' is an IPv4-mapped IPv6 address, which IPv4 packets never carry; write the IPv4 address");
         var ipv6 = address.AddressFamily == AddressFamily.InterNetworkV6;
         var max = ipv6 ? 128 : 32;
         var prefix = max;
@@ -271,8 +281,10 @@ public static class FilterRuleParser
         var text = String(body, "expires_at");
         if (text is null)
             return null;
-        if (!DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.RoundtripKind, out var at) || !text.Contains('T'))
-            throw new BadRequestException("expires_at", $"'{text}' is not an ISO 8601 time such as 2026-12-01T00:00:00Z");
+        // ISO 8601 with Z or an offset: a time without one would mean whatever the server's zone is.
+        if (!(text.EndsWith('Z') || System.Text.RegularExpressions.Regex.IsMatch(text, @"[+-]\d\d:\d\d$"))
+            || !DateTimeOffset.TryParseExact(text, s_isoFormats, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var at))
+            throw new BadRequestException("expires_at", $"'{text}' is not an ISO 8601 time with Z or an offset, such as 2026-12-01T00:00:00Z");
         if (at <= now)
             throw new BadRequestException("expires_at", $"{text} is in the past");
         return at.ToUniversalTime();
