@@ -52,7 +52,7 @@ public static class NodeHosting
                     registry.Register<NodeViewActor>(view);
                     // A journal failure (a locked database, a full disk) stops a persistent actor: start it again, with backoff.
                     registry.Register<FilterStoreActor>(system.ActorOf(BackoffSupervisor.Props(
-                        Backoff.OnStop(FilterStoreActor.Props(), "store", TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(30), 0.2)),
+                        Backoff.OnStop(FilterStoreActor.Props(), "store", TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(30), 0.2, maxNrOfRetries: -1)),
                         FilterStoreActor.Name));
                     var interfaces = system.ActorOf(InterfacesActor.Props(options.Interfaces, settings, bus), InterfacesActor.Name);
                     registry.Register<InterfacesActor>(interfaces);
