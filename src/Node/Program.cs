@@ -94,13 +94,13 @@ while (true)
 }
 if (options.Api.Address.Equals(System.Net.IPAddress.Any) || options.Api.Address.Equals(System.Net.IPAddress.IPv6Any))
     log.LogWarning("API listens on all addresses ({Api}); anyone who can reach this host can read it", options.Api);
-log.LogInformation("PacketScope node {Node} ready: tracking {Interfaces}, API on http://{Api}", options.NodeName,
-    string.Join(", ", options.Interfaces), options.Api);
 if (generatedToken is not null)
 {
     // Shown this once, on the console only (not the log): changes need it as "Authorization: Bearer <token>".
     Console.WriteLine($"API token for changes (kept in {Path.Combine(options.DataDirectory, ApiToken.FileName)}, shown only now): {generatedToken}");
 }
+log.LogInformation("PacketScope node {Node} ready: tracking {Interfaces}, API on http://{Api}", options.NodeName,
+    string.Join(", ", options.Interfaces), options.Api);
 
 await app.WaitForShutdownAsync();
 await app.DisposeAsync();

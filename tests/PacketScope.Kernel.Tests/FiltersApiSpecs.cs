@@ -4,6 +4,7 @@ using System.Net.Http.Headers;
 using System.Text;
 using System.Text.Json;
 using PacketScope.Kernel.Tests.Fixtures;
+using PacketScope.Testing;
 using Xunit;
 
 namespace PacketScope.Kernel.Tests;
@@ -24,6 +25,8 @@ public sealed class FiltersApiSpecs : IDisposable
     {
         var node = NodeProcess.Start(["--iface", _ns.HostInterface, "--max-flows", "4096", "--data", _data]);
         node.WaitReady();
+        // The token line, if any, is written before the "ready" log line: wait for that, then the output is settled.
+        Shell.WaitFor(() => node.Output, o => o.Contains(" ready: tracking"), "the node's ready line");
         return node;
     }
 
