@@ -40,22 +40,30 @@ public sealed class StatsStreamActor : ReceiveActor, IWithTimers
 
     protected override void PreStart() => Self.Tell(Read.Instance);
 
+    /// <summary>Per-CPU values added up.</summary>
+    public static ps_counter Sum(ReadOnlySpan<ps_counter> perCpu)
+    {
+        var sum = new ps_counter();
+        foreach (var c in perCpu)
+        {
+            sum.packets += c.packets;
+            sum.bytes += c.bytes;
+        }
+        return sum;
+    }
+
+    /// <summary>One stats counter of one hook, summed over CPUs.</summary>
+    public static ps_counter ReadCounter(BpfMap stats, int hook, StatId stat, ps_counter[]? perCpu = null)
+    {
+        perCpu ??= new ps_counter[Libbpf.PossibleCpus];
+        return stats.TryLookupPerCpu((uint)(hook * (int)StatId.Max + (int)stat), perCpu) ? Sum(perCpu) : default;
+    }
+
     /// <summary>One stats counter summed over CPUs and both hooks.</summary>
     public static ps_counter ReadCounter(BpfMap stats, StatId stat)
     {
-        var perCpu = new ps_counter[Libbpf.PossibleCpus];
-        var sum = new ps_counter();
-        for (var hook = 0; hook < Conntrack.HookMax; hook++)
-        {
-            if (!stats.TryLookupPerCpu((uint)(hook * (int)StatId.Max + (int)stat), perCpu))
-                continue;
-            foreach (var c in perCpu)
-            {
-                sum.packets += c.packets;
-                sum.bytes += c.bytes;
-            }
-        }
-        return sum;
+        var (ingress, egress) = (ReadCounter(stats, Conntrack.HookIngress, stat), ReadCounter(stats, Conntrack.HookEgress, stat));
+        return new ps_counter { packets = ingress.packets + egress.packets, bytes = ingress.bytes + egress.bytes };
     }
 
     /// <summary>Sums the per-CPU values of both maps.</summary>
@@ -65,16 +73,9 @@ public sealed class StatsStreamActor : ReceiveActor, IWithTimers
         var cpus = Libbpf.PossibleCpus;
         var counters = new ps_counter[Conntrack.HookMax * (int)StatId.Max];
         var perCpu = new ps_counter[cpus];
-        for (uint i = 0; i < counters.Length; i++)
-        {
-            if (!stats.TryLookupPerCpu(i, perCpu))
-                continue;
-            foreach (var c in perCpu)
-            {
-                counters[i].packets += c.packets;
-                counters[i].bytes += c.bytes;
-            }
-        }
+        for (var hook = 0; hook < Conntrack.HookMax; hook++)
+            for (var stat = 0; stat < (int)StatId.Max; stat++)
+                counters[hook * (int)StatId.Max + stat] = ReadCounter(stats, hook, (StatId)stat, perCpu);
 
         var hist = new Dictionary<ps_icmp_hist_key, ps_counter>();
         var keys = new ps_icmp_hist_key[256];
@@ -85,13 +86,10 @@ public sealed class StatsStreamActor : ReceiveActor, IWithTimers
         {
             for (var k = 0; k < n; k++)
             {
+                // A key can come twice when the map changes under a batch read: add, not replace.
                 hist.TryGetValue(keys[k], out var sum);
-                for (var c = 0; c < cpus; c++)
-                {
-                    sum.packets += values[k * cpus + c].packets;
-                    sum.bytes += values[k * cpus + c].bytes;
-                }
-                hist[keys[k]] = sum;
+                var add = Sum(values.AsSpan(k * cpus, cpus));
+                hist[keys[k]] = new ps_counter { packets = sum.packets + add.packets, bytes = sum.bytes + add.bytes };
             }
         }
         return new StatsReading(iface, clock, counters, hist.ToArray());

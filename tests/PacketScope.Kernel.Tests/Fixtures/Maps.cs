@@ -25,10 +25,6 @@ internal static class Maps
     public static List<(ps_icmp_key Key, ps_icmp_value Value)> Icmp(ConntrackProgram p) => All<ps_icmp_key, ps_icmp_value>(p.Icmp);
 
     /// <summary>A stats counter summed over CPUs.</summary>
-    public static ps_counter Stat(ConntrackProgram p, int hook, StatId stat)
-    {
-        var perCpu = new ps_counter[Libbpf.PossibleCpus];
-        p.Stats.TryLookupPerCpu((uint)(hook * (int)StatId.Max + (int)stat), perCpu);
-        return new ps_counter { packets = (ulong)perCpu.Sum(c => (long)c.packets), bytes = (ulong)perCpu.Sum(c => (long)c.bytes) };
-    }
+    public static ps_counter Stat(ConntrackProgram p, int hook, StatId stat) =>
+        Actors.Interfaces.StatsStreamActor.ReadCounter(p.Stats, hook, stat);
 }
