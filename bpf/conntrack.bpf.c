@@ -1,11 +1,13 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /* Connection tracking at XDP ingress and tcx egress: flows, ICMP messages and per-CPU stats
- * for the C# loader (src/Native) to read. Never drops yet: filter rules come later. */
+ * for the C# loader (src/Native) to read; at ingress, the Guarder's filter rules (filter_kern.h)
+ * decide whether a packet passes before it is tracked. */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
 #include "conntrack_shared.h"
 #include "conntrack_kern.h"
+#include "filter_shared.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -36,6 +38,83 @@ struct {
 	__type(key, struct ps_icmp_hist_key);
 	__type(value, struct ps_counter);
 } ps_icmp_hist SEC(".maps");
+
+/* The Guarder's rule tables (filter_shared.h), two generations of each. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct ps_filter_active);
+} ps_filter_active_gen SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, PS_FILTER_GENS);
+	__type(key, __u32);
+	__type(value, struct ps_filter_gen);
+} ps_filter_gens SEC(".maps");
+
+/* Vectors and address prefixes take memory only for what a rule set holds. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, PS_FILTER_GENS * PS_FILTER_VECS_PER_GEN);
+	__type(key, __u32); /* gen * PS_FILTER_VECS_PER_GEN + id */
+	__type(value, struct ps_filter_vec);
+} ps_filter_vecs SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, PS_FILTER_GENS * PS_FILTER_ADDRS_PER_GEN);
+	__type(key, struct ps_filter_addr_key);
+	__type(value, __u32); /* vector id */
+} ps_filter_addrs SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, PS_FILTER_GENS * PS_FILTER_PORT_FIELDS * PS_FILTER_PORT_KEYS);
+	__type(key, __u32);
+	__type(value, __u32); /* vector id */
+} ps_filter_ports SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, PS_FILTER_GENS * PS_FILTER_SMALL_FIELDS * PS_FILTER_SMALL_KEYS);
+	__type(key, __u32);
+	__type(value, __u32); /* vector id */
+} ps_filter_small SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, PS_FILTER_GENS * PS_FILTER_MAX_RULES);
+	__type(key, __u32);
+	__type(value, struct ps_filter_rule);
+} ps_filter_rules SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(max_entries, PS_FILTER_GENS * PS_FILTER_MAX_RULES);
+	__type(key, __u32); /* rule id */
+	__type(value, struct ps_filter_hit);
+} ps_filter_hits SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, PS_FILTER_MAX_LENS + 1);
+	__type(key, __u32);
+	__type(value, struct ps_filter_mask);
+} ps_filter_masks SEC(".maps");
+
+/* The running AND of one packet's vectors: too big for the stack. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct ps_filter_vec);
+} ps_filter_scratch SEC(".maps");
+
+#include "filter_kern.h"
 
 static __always_inline void ps_count(__u32 hook, __u32 stat, __u64 packets, __u64 bytes)
 {
@@ -116,14 +195,18 @@ static __always_inline int ps_flow_finished(const struct ps_flow_value *v)
 	return ((a | b) & PS_TCP_RST) || ((a & PS_TCP_FIN) && (b & PS_TCP_FIN));
 }
 
-static __always_inline void ps_flow_update(const struct ps_pkt *p, __u32 hook, __u32 segs,
-					   __u64 frame_len)
+static __always_inline int ps_flow_update(const struct ps_pkt *p, __u32 hook, __u32 segs,
+					  __u64 frame_len)
 {
 	struct ps_flow_key key;
 	struct ps_flow_value *v;
 	struct ps_flow_side *s;
 	__u64 now = bpf_ktime_get_ns();
-	__u32 side = ps_sender_is_b(p);
+	__u32 side;
+
+	if (!p)
+		return -1;
+	side = ps_sender_is_b(p);
 
 	__builtin_memset(&key, 0, sizeof(key));
 	if (side == 0) {
@@ -185,45 +268,63 @@ static __always_inline void ps_flow_update(const struct ps_pkt *p, __u32 hook, _
 		ps_tcp_health(s, p);
 	}
 	v->last_seen_ns = now;
-	return;
+	return 0;
 full:
 	ps_count(hook, PS_STAT_FLOW_MAP_FULL, segs, frame_len);
+	return -1;
 }
 
-static __always_inline void ps_icmp_update(const struct ps_pkt *p, void *quoted, void *data_end,
+/* XDP calls the flow update through this global function: its stack frame then does not add to
+ * the classifier's (the combined limit is 512 bytes). */
+__noinline int ps_flow_update_ingress(const struct ps_pkt *p, __u32 segs, __u64 frame_len)
+{
+	return ps_flow_update(p, PS_HOOK_INGRESS, segs, frame_len);
+}
+
+/* The ICMP map key of a message: outer fields, and for an error the packet it quotes. Returns
+ * whether a quote was read. */
+static __always_inline int ps_icmp_key_of(const struct ps_pkt *p, void *quoted, void *data_end,
+					  __u32 hook, __u32 segs, __u64 frame_len,
+					  struct ps_icmp_key *key)
+{
+	__builtin_memset(key, 0, sizeof(*key));
+	__builtin_memcpy(key->src, p->src, 16);
+	__builtin_memcpy(key->dst, p->dst, 16);
+	key->vlan_id = p->vlan_id;
+	key->family = p->family;
+	key->type = p->icmp_type;
+	key->code = p->icmp_code;
+	key->hook = hook;
+	if (!ps_icmp_is_error(p->family, p->icmp_type))
+		return 0;
+	/* A cut-short quote is malformed, but the message itself still counts. */
+	if (ps_parse_quoted(quoted, data_end, p->l4_len - sizeof(struct icmphdr), key) < 0) {
+		ps_count(hook, PS_STAT_MALFORMED, segs, frame_len);
+		return 0;
+	}
+	return 1;
+}
+
+static __always_inline void ps_icmp_update(const struct ps_pkt *p, const struct ps_icmp_key *key,
 					   __u32 hook, __u32 segs, __u64 frame_len)
 {
-	struct ps_icmp_key key;
 	struct ps_icmp_value *v;
 	__u64 now = bpf_ktime_get_ns();
 	int echo = ps_icmp_is_echo(p->family, p->icmp_type);
 
-	__builtin_memset(&key, 0, sizeof(key));
-	__builtin_memcpy(key.src, p->src, 16);
-	__builtin_memcpy(key.dst, p->dst, 16);
-	key.vlan_id = p->vlan_id;
-	key.family = p->family;
-	key.type = p->icmp_type;
-	key.code = p->icmp_code;
-	key.hook = hook;
-	/* A cut-short quote is malformed, but the message itself still counts. */
-	if (ps_icmp_is_error(p->family, p->icmp_type) &&
-	    ps_parse_quoted(quoted, data_end, p->l4_len - sizeof(struct icmphdr), &key) < 0)
-		ps_count(hook, PS_STAT_MALFORMED, segs, frame_len);
-
-	v = bpf_map_lookup_elem(&ps_icmp, &key);
+	v = bpf_map_lookup_elem(&ps_icmp, key);
 	if (!v) {
 		struct ps_icmp_value nv;
 		int err;
 
 		__builtin_memset(&nv, 0, sizeof(nv));
 		nv.first_seen_ns = now;
-		err = bpf_map_update_elem(&ps_icmp, &key, &nv, BPF_NOEXIST);
+		err = bpf_map_update_elem(&ps_icmp, key, &nv, BPF_NOEXIST);
 		if (err == 0)
 			ps_count(hook, PS_STAT_ICMP_NEW, 1, frame_len);
 		else if (err != -EEXIST)
 			goto full;
-		v = bpf_map_lookup_elem(&ps_icmp, &key);
+		v = bpf_map_lookup_elem(&ps_icmp, key);
 		if (!v)
 			goto full;
 	}
@@ -269,16 +370,57 @@ full:
 	ps_count(hook, PS_STAT_HIST_FULL, segs, frame_len);
 }
 
-/* Shared by both hooks. vlan: the VID the NIC took out of the frame, or PS_VLAN_NONE. */
-static __always_inline void ps_track(void *data, void *data_end, __u64 frame_len, __u32 segs,
-				     __u32 hook, int vlan)
+/* The Guarder's view of a parsed packet: ports only for TCP and UDP, flags only for TCP, the
+ * ICMP type/code only for ICMP, inner fields only when an ICMP error's quote was read. Global:
+ * verified once, not once per path of the parser. */
+__noinline int ps_filter_packet(const struct ps_pkt *p, const struct ps_icmp_key *ik, int has_inner,
+				__u64 frame_len, __u32 *action)
+{
+	struct ps_filter_pkt fp;
+
+	if (!p || !action)
+		return PS_VERDICT_PASS;
+	__builtin_memset(&fp, 0, sizeof(fp));
+	__builtin_memcpy(fp.src, p->src, 16);
+	__builtin_memcpy(fp.dst, p->dst, 16);
+	fp.proto = p->proto;
+	fp.v6 = p->family == PS_AF_INET6;
+	if (!p->later_frag) {
+		if (p->proto == IPPROTO_TCP || p->proto == IPPROTO_UDP) {
+			fp.sport = p->sport;
+			fp.dport = p->dport;
+		}
+		if (p->proto == IPPROTO_TCP)
+			fp.tcp_flags = p->tcp_flags;
+		if (ik) {
+			fp.icmp = (__u16)p->icmp_type << 8 | p->icmp_code;
+			if (has_inner) {
+				fp.has_inner = 1;
+				__builtin_memcpy(fp.inner_src, ik->inner_src, 16);
+				__builtin_memcpy(fp.inner_dst, ik->inner_dst, 16);
+				fp.inner_proto = ik->inner_proto;
+				if (ik->inner_proto == IPPROTO_TCP || ik->inner_proto == IPPROTO_UDP) {
+					fp.inner_sport = ik->inner_sport;
+					fp.inner_dport = ik->inner_dport;
+				}
+			}
+		}
+	}
+	return ps_filter_classify(&fp, frame_len, action);
+}
+
+/* Shared by both hooks. vlan: the VID the NIC took out of the frame, or PS_VLAN_NONE. Returns
+ * PS_VERDICT_DROP when an ingress filter rule drops the packet (it is then not tracked). */
+static __always_inline int ps_track(void *data, void *data_end, __u64 frame_len, __u32 segs,
+				    __u32 hook, int vlan)
 {
 	struct ethhdr *eth = data;
+	struct ps_icmp_key ikey, *ik = NULL;
 	struct ps_pkt p;
 	void *pos, *l4 = NULL;
 	__be16 h_proto;
-	__u32 tags = 0, l3_off, stat;
-	int err;
+	__u32 tags = 0, l3_off, stat, action = PS_FILTER_DROP;
+	int err, has_inner = 0;
 
 	/* The caller checked the Ethernet header and counts the frame in PS_STAT_TOTAL. */
 	h_proto = eth->h_proto;
@@ -301,7 +443,7 @@ static __always_inline void ps_track(void *data, void *data_end, __u64 frame_len
 	} else {
 		ps_count(hook, h_proto == bpf_htons(ETH_P_ARP) ? PS_STAT_ARP : PS_STAT_OTHER_L3, segs,
 			 frame_len);
-		return;
+		return PS_VERDICT_PASS;
 	}
 	if (err)
 		goto malformed;
@@ -329,7 +471,7 @@ static __always_inline void ps_track(void *data, void *data_end, __u64 frame_len
 	p.payload = p.l4_len;
 	/* Non-first fragments carry no ports: tracked as the address pair's flow with ports 0. */
 	if (p.later_frag)
-		goto flow;
+		goto classify;
 
 	if (p.proto == IPPROTO_TCP) {
 		struct tcphdr *th = l4;
@@ -368,17 +510,31 @@ static __always_inline void ps_track(void *data, void *data_end, __u64 frame_len
 			p.dport = p.sport;
 			p.echo_seq = bpf_ntohs(ih->un.echo.sequence);
 		}
-		ps_icmp_update(&p, ih + 1, data_end, hook, segs, frame_len);
+		has_inner = ps_icmp_key_of(&p, ih + 1, data_end, hook, segs, frame_len, &ikey);
+		ik = &ikey;
+	}
+classify:
+	if (hook == PS_HOOK_INGRESS) {
+		if (ps_filter_packet(&p, ik, has_inner, frame_len, &action) == PS_VERDICT_DROP)
+			return PS_VERDICT_DROP;
+		if (action == PS_FILTER_MONITOR)
+			ps_count(hook, PS_STAT_MONITOR, segs, frame_len);
+	}
+	if (ik) {
+		ps_icmp_update(&p, ik, hook, segs, frame_len);
 		ps_hist_update(&p, hook, segs, frame_len);
 		/* Only echo request/reply pairs are flows; other messages live in ps_icmp. */
 		if (!ps_icmp_is_echo(p.family, p.icmp_type))
-			return;
+			return PS_VERDICT_PASS;
 	}
-flow:
-	ps_flow_update(&p, hook, segs, frame_len);
-	return;
+	if (hook == PS_HOOK_INGRESS)
+		ps_flow_update_ingress(&p, segs, frame_len);
+	else
+		ps_flow_update(&p, hook, segs, frame_len);
+	return PS_VERDICT_PASS;
 malformed:
 	ps_count(hook, PS_STAT_MALFORMED, segs, frame_len);
+	return PS_VERDICT_PASS;
 }
 
 SEC("xdp")
@@ -393,7 +549,12 @@ int ps_xdp_ingress(struct xdp_md *ctx)
 		ps_count(PS_HOOK_INGRESS, PS_STAT_MALFORMED, 1, frame_len);
 		goto out;
 	}
-	ps_track(data, data_end, frame_len, 1, PS_HOOK_INGRESS, PS_VLAN_NONE);
+	if (ps_track(data, data_end, frame_len, 1, PS_HOOK_INGRESS, PS_VLAN_NONE) ==
+	    PS_VERDICT_DROP) {
+		ps_count(PS_HOOK_INGRESS, PS_STAT_TOTAL, 1, frame_len);
+		ps_count(PS_HOOK_INGRESS, PS_STAT_DROP, 1, frame_len);
+		return XDP_DROP;
+	}
 out:
 	ps_count(PS_HOOK_INGRESS, PS_STAT_TOTAL, 1, frame_len);
 	ps_count(PS_HOOK_INGRESS, PS_STAT_PASS, 1, frame_len);

@@ -113,7 +113,8 @@ enum ps_stat {
 	PS_STAT_HIST_FULL,     /* icmp histogram update failed */
 	PS_STAT_ICMP_NEW,      /* icmp map entries created (user space derives evictions from it) */
 	PS_STAT_PASS,          /* verdicts */
-	PS_STAT_DROP,
+	PS_STAT_DROP,          /* dropped by a filter rule (XDP ingress) */
+	PS_STAT_MONITOR,       /* matched a monitor rule first: would have been dropped, passed */
 	PS_STAT_MAX,
 };
 

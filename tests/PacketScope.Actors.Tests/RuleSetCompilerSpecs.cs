@@ -1,5 +1,5 @@
 // The rule classifier's tables: the corner cases the issue names, and agreement with a rule-by-rule
-// reference on thousands of random rules and packets.
+// reference on random rules and packets, from a handful of rules to thousands.
 using System.Net;
 using PacketScope.Actors.Guard;
 using PacketScope.Messages;
@@ -163,6 +163,100 @@ public sealed class RuleSetCompilerSpecs
         // Both outcomes were exercised, so the agreement means something.
         Assert.True(matched > 1000 && unmatched > 1000, $"{matched} matched, {unmatched} unmatched");
         Assert.True(wide, "no rule set spanned more than one 64-bit word");
+    }
+
+    [Fact]
+    public void Should_agree_with_the_reference_on_thousands_of_rules_with_nested_prefixes_and_overlapping_ranges()
+    {
+        var random = new Random(20261124);
+        // Hosts packed into a small space, so rule prefixes nest deeply and a packet falls under several of them.
+        var hosts4 = Enumerable.Range(0, 1000).Select(_ => new IPAddress(new byte[] { 10, (byte)random.Next(4), (byte)random.Next(32), (byte)random.Next(256) })).ToArray();
+        var hosts6 = Enumerable.Range(0, 200).Select(_ =>
+        {
+            var b = new byte[16];
+            b[0] = 0xfd;
+            b[1] = (byte)random.Next(2);
+            b[5] = (byte)random.Next(8);
+            b[15] = (byte)random.Next(256);
+            return new IPAddress(b);
+        }).ToArray();
+        AddressMatch Prefix(IPAddress host, int length)
+        {
+            var b = host.GetAddressBytes();
+            for (var bit = length; bit < b.Length * 8; bit++)
+                b[bit / 8] &= (byte)~(0x80 >> (bit % 8));
+            return new AddressMatch(new IPAddress(b).ToString(), length, b.Length == 16);
+        }
+        // A /0 source (always paired with a destination) must reach every other prefix's vector too.
+        AddressMatch? Net(bool v6, int percent, bool anywhere = false) => random.Next(100) >= percent ? null
+            : anywhere && random.Next(8) == 0 ? Prefix(v6 ? hosts6[0] : hosts4[0], 0)
+            : v6 ? Prefix(hosts6[random.Next(hosts6.Length)], random.Next(40, 129)) : Prefix(hosts4[random.Next(hosts4.Length)], random.Next(14, 33));
+        PortRange? Range(int percent) => random.Next(100) >= percent ? null
+            : random.Next(1, 2000) is var from ? new PortRange(from, Math.Min(65535, from + random.Next(0, 300))) : null;
+        byte[] masks = [0, 0, 2, 18, 0x3f, 0xff];
+
+        var rules = new List<FilterRule>();
+        for (var i = 0; i < 2500; i++)
+        {
+            var v6 = random.Next(3) == 0;
+            var proto = (byte)(random.Next(10) == 0 ? 0 : v6 ? new byte[] { 6, 17, 58 }[random.Next(3)] : new byte[] { 1, 6, 17 }[random.Next(3)]);
+            var icmp = proto is 1 or 58;
+            var ports = proto is 6 or 17;
+            var mask = proto == 6 ? masks[random.Next(masks.Length)] : (byte)0;
+            var type = icmp && random.Next(2) == 0 ? (byte?)random.Next(0, 12) : null;
+            var src = Net(v6, 70, anywhere: true);
+            rules.Add(Rule(new FilterRuleSpec(FilterRuleType.Basic, proto,
+                src, Net(v6, src is null || src.PrefixLength == 0 ? 100 : 50), // every rule names a prefix, so packets from elsewhere match none
+                ports ? Range(30) : null, ports ? Range(60) : null,
+                (byte)(random.Next(256) & mask), mask,
+                type, type is not null && random.Next(2) == 0 ? (byte)random.Next(0, 4) : null,
+                icmp ? Net(random.Next(2) == 0, 25) : null, icmp ? Net(random.Next(2) == 0, 25) : null,
+                icmp && random.Next(3) == 0 ? (byte)17 : null, icmp ? Range(25) : null, icmp ? Range(25) : null,
+                (FilterAction)random.Next(3), random.Next(10) != 0, "", null, null), random.Next(0, 1000)));
+        }
+        var set = RuleSetCompiler.Compile(rules);
+        Assert.True(set.Src4.Count > 400 && set.Dst6.Count > 300 && set.DstPort.Count > 1000 && set.Words > 32,
+            $"tables too small: src4 {set.Src4.Count}, dst6 {set.Dst6.Count}, dport {set.DstPort.Count}, {set.Words} words");
+        var ordered = rules.Where(r => r.Spec.Enabled).OrderBy(r => r.Priority).ThenBy(r => r.Id).ToList();
+
+        IPAddress Near(IPAddress[] hosts)
+        {
+            // A known host, or one differing from it in a single bit, so some lookups end on a shorter
+            // prefix; or an address outside every rule.
+            if (random.Next(5) < 2)
+                return hosts == hosts4 ? IPAddress.Parse($"172.16.{random.Next(256)}.{random.Next(256)}") : IPAddress.Parse($"fe80::{random.Next(65536):x}");
+            var b = hosts[random.Next(hosts.Length)].GetAddressBytes();
+            if (random.Next(2) == 0)
+                b[random.Next(1, b.Length)] ^= (byte)(1 << random.Next(8));
+            return new IPAddress(b);
+        }
+        int matched = 0, unmatched = 0;
+        var winners = new HashSet<int>();
+        for (var k = 0; k < 500; k++)
+        {
+            var v6 = random.Next(3) == 0;
+            var hosts = v6 ? hosts6 : hosts4;
+            var proto = v6 ? new byte[] { 6, 17, 58 }[random.Next(3)] : new byte[] { 1, 6, 17 }[random.Next(3)];
+            var inner = proto is 1 or 58 && random.Next(2) == 0;
+            var innerHosts = random.Next(2) == 0 ? hosts4 : hosts6;
+            var p = new PacketFields(proto, Near(hosts), Near(hosts), (ushort)random.Next(0, 2400), (ushort)random.Next(0, 2400),
+                (byte)random.Next(256), (byte)random.Next(0, 12), (byte)random.Next(0, 4), inner,
+                inner ? Near(innerHosts) : null, inner ? Near(innerHosts) : null, (byte)(random.Next(2) == 0 ? 17 : 6),
+                (ushort)random.Next(0, 2400), (ushort)random.Next(0, 2400));
+            var expected = ordered.FirstOrDefault(r => Matches(r.Spec, p))?.Id;
+            Assert.Equal(expected, set.Match(p)?.Id);
+            if (expected is { } id)
+            {
+                matched++;
+                winners.Add(id);
+            }
+            else
+            {
+                unmatched++;
+            }
+        }
+        // Many different rules won, so the agreement reaches deep into the vectors, not just a few broad rules.
+        Assert.True(matched > 200 && unmatched > 50 && winners.Count > 40, $"{matched} matched ({winners.Count} rules), {unmatched} unmatched");
     }
 
     // What a rule means, field by field: the reference the tables must agree with.

@@ -1,4 +1,4 @@
-// The C# mirrors must match bpf/include/conntrack_shared.h byte for byte: compiled C tells the truth.
+// The C# mirrors must match bpf/include/conntrack_shared.h and filter_shared.h byte for byte: compiled C tells the truth.
 using System.Diagnostics;
 using System.Reflection;
 using System.Runtime.CompilerServices;
@@ -46,6 +46,8 @@ public sealed class SharedLayoutSpecs
     {
         nameof(ps_flow_key), nameof(ps_flow_side), nameof(ps_flow_value), nameof(ps_icmp_key),
         nameof(ps_icmp_value), nameof(ps_counter), nameof(ps_icmp_hist_key),
+        nameof(ps_filter_active), nameof(ps_filter_gen), nameof(ps_filter_addr_key), nameof(ps_filter_mask),
+        nameof(ps_filter_vec), nameof(ps_filter_rule), nameof(ps_filter_hit),
     };
 
     [Theory]
@@ -81,6 +83,14 @@ public sealed class SharedLayoutSpecs
         Assert.Equal((int)StatId.Pass, Const("PS_STAT_PASS"));
         Assert.Equal((int)StatId.IcmpNew, Const("PS_STAT_ICMP_NEW"));
         Assert.Equal((int)StatId.Drop, Const("PS_STAT_DROP"));
+        Assert.Equal((int)StatId.Monitor, Const("PS_STAT_MONITOR"));
+        Assert.Equal((int)FilterField.Max, Const("PS_FF_MAX"));
+        Assert.Equal((int)FilterField.InnerDstPort, Const("PS_FF_INNER_DPORT"));
+        Assert.Equal((int)FilterField.Protocol, Const("PS_FF_PROTO"));
+        Assert.Equal((int)FilterVerdict.Monitor, Const("PS_FILTER_MONITOR"));
+        Assert.Equal(FilterShared.MaxRules, Const("PS_FILTER_MAX_RULES"));
+        Assert.Equal(FilterShared.VecsPerGen, Const("PS_FILTER_VECS_PER_GEN"));
+        Assert.Equal(FilterShared.MaxLens, Const("PS_FILTER_MAX_LENS"));
         Assert.Equal(Conntrack.HookMax, Const("PS_HOOK_MAX"));
         Assert.Equal((int)Conntrack.DefaultMaxFlows, Const("PS_DEFAULT_MAX_FLOWS"));
     }

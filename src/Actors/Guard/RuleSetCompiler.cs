@@ -140,6 +140,10 @@ public sealed class CompiledRuleSet
 public static class RuleSetCompiler
 {
     /// <summary>Compiles the enabled rules that have not expired at <paramref name="now"/> (the store removes them within a second).</summary>
+    /// <remarks>
+    /// Each table costs about one vector copy per entry plus one bit per rule, never a pass over all rules
+    /// per entry, so a full <see cref="CompiledRuleSet.MaxRules"/> set compiles in tens of milliseconds.
+    /// </remarks>
     public static CompiledRuleSet Compile(IEnumerable<FilterRule> stored, DateTimeOffset? now = null)
     {
         var rules = stored.Where(r => r.Spec.Enabled && !(r.Spec.ExpiresAt <= now)).OrderBy(r => r.Priority).ThenBy(r => r.Id).ToList();
@@ -147,33 +151,25 @@ public static class RuleSetCompiler
             throw new InvalidOperationException($"{rules.Count} enabled rules; the kernel classifier holds at most {CompiledRuleSet.MaxRules}");
         var words = Math.Max(1, (rules.Count + 63) / 64);
         var set = new CompiledRuleSet(rules, words);
-        RuleVector Vector(Func<FilterRuleSpec, bool> matches)
-        {
-            var v = new RuleVector(words);
-            for (var i = 0; i < rules.Count; i++)
-                if (matches(rules[i].Spec))
-                    v.Set(i);
-            return v;
-        }
+        var specs = rules.Select(r => r.Spec).ToArray();
 
-        set.Protocol = Enumerable.Range(0, 256).Select(p => Vector(s => s.Protocol == 0 || s.Protocol == p)).ToArray();
-        set.TcpFlags = Enumerable.Range(0, 256).Select(f => Vector(s => (f & s.TcpFlagsMask) == s.TcpFlags)).ToArray();
-        set.InnerProtocol = Enumerable.Range(0, 256).Select(p => Vector(s => s.InnerProtocol is null || s.InnerProtocol == p)).ToArray();
-        set.NoInner = Vector(s => !HasInner(s));
+        set.Protocol = ValueTable(specs, words, s => s.Protocol == 0 ? null : s.Protocol);
+        set.TcpFlags = FlagsTable(specs, words);
+        set.InnerProtocol = ValueTable(specs, words, s => s.InnerProtocol);
+        set.NoInner = new RuleVector(words);
+        for (var i = 0; i < specs.Length; i++)
+            if (!HasInner(specs[i]))
+                set.NoInner.Set(i);
 
-        AddressTable(set.Src4, rules, words, s => s.SrcIp, ipv6: false);
-        AddressTable(set.Dst4, rules, words, s => s.DstIp, ipv6: false);
-        AddressTable(set.Src6, rules, words, s => s.SrcIp, ipv6: true);
-        AddressTable(set.Dst6, rules, words, s => s.DstIp, ipv6: true);
-        AddressTable(set.InnerSrc4, rules, words, s => s.InnerSrcIp, ipv6: false);
-        AddressTable(set.InnerDst4, rules, words, s => s.InnerDstIp, ipv6: false);
-        AddressTable(set.InnerSrc6, rules, words, s => s.InnerSrcIp, ipv6: true);
-        AddressTable(set.InnerDst6, rules, words, s => s.InnerDstIp, ipv6: true);
-        RangeTable(set.SrcPort, rules, words, s => s.SrcPort is { } r ? (r.From, r.To) : null, bits: 16);
-        RangeTable(set.DstPort, rules, words, s => s.DstPort is { } r ? (r.From, r.To) : null, bits: 16);
-        RangeTable(set.InnerSrcPort, rules, words, s => s.InnerSrcPort is { } r ? (r.From, r.To) : null, bits: 16);
-        RangeTable(set.InnerDstPort, rules, words, s => s.InnerDstPort is { } r ? (r.From, r.To) : null, bits: 16);
-        RangeTable(set.Icmp, rules, words, s => s.IcmpType switch
+        AddressTables(set.Src4, set.Src6, specs, words, s => s.SrcIp);
+        AddressTables(set.Dst4, set.Dst6, specs, words, s => s.DstIp);
+        AddressTables(set.InnerSrc4, set.InnerSrc6, specs, words, s => s.InnerSrcIp);
+        AddressTables(set.InnerDst4, set.InnerDst6, specs, words, s => s.InnerDstIp);
+        RangeTable(set.SrcPort, specs, words, s => s.SrcPort is { } r ? (r.From, r.To) : null, bits: 16);
+        RangeTable(set.DstPort, specs, words, s => s.DstPort is { } r ? (r.From, r.To) : null, bits: 16);
+        RangeTable(set.InnerSrcPort, specs, words, s => s.InnerSrcPort is { } r ? (r.From, r.To) : null, bits: 16);
+        RangeTable(set.InnerDstPort, specs, words, s => s.InnerDstPort is { } r ? (r.From, r.To) : null, bits: 16);
+        RangeTable(set.Icmp, specs, words, s => s.IcmpType switch
         {
             null => null,
             { } t when s.IcmpCode is { } c => (t << 8 | c, t << 8 | c),
@@ -185,64 +181,194 @@ public static class RuleSetCompiler
     private static bool HasInner(FilterRuleSpec s) =>
         s.InnerSrcIp is not null || s.InnerDstIp is not null || s.InnerProtocol is not null || s.InnerSrcPort is not null || s.InnerDstPort is not null;
 
+    private static RuleVector Copy(RuleVector source)
+    {
+        var v = new RuleVector(source.Words.Length);
+        source.Words.CopyTo(v.Words, 0);
+        return v;
+    }
+
+    /// <summary>A [256] table for a one-byte field: rules naming no value (null) match every value.</summary>
+    private static RuleVector[] ValueTable(FilterRuleSpec[] specs, int words, Func<FilterRuleSpec, byte?> field)
+    {
+        var open = new RuleVector(words);
+        var named = new List<int>?[256];
+        for (var i = 0; i < specs.Length; i++)
+        {
+            if (field(specs[i]) is { } value)
+                (named[value] ??= new()).Add(i);
+            else
+                open.Set(i);
+        }
+        var table = new RuleVector[256];
+        for (var value = 0; value < 256; value++)
+        {
+            table[value] = Copy(open);
+            if (named[value] is { } members)
+                foreach (var i in members)
+                    table[value].Set(i);
+        }
+        return table;
+    }
+
     /// <summary>
-    /// One entry per distinct prefix of the family, holding the rules whose prefix covers it, plus a /0
+    /// The [256] TCP flags table. Rules are grouped by (flags, mask), so each flags byte tests each distinct
+    /// pair once; a big group is ORed in as a whole vector, a small one bit by bit.
+    /// </summary>
+    private static RuleVector[] FlagsTable(FilterRuleSpec[] specs, int words)
+    {
+        var byPair = new Dictionary<int, List<int>>();
+        for (var i = 0; i < specs.Length; i++)
+        {
+            var pair = specs[i].TcpFlags << 8 | specs[i].TcpFlagsMask;
+            if (!byPair.TryGetValue(pair, out var members))
+                byPair[pair] = members = new();
+            members.Add(i);
+        }
+        var groups = byPair.Select(g => new FlagsGroup((byte)(g.Key >> 8), (byte)g.Key, g.Value, g.Value.Count < words ? null : Vector(g.Value, words)))
+            .ToArray();
+        var table = new RuleVector[256];
+        for (var f = 0; f < 256; f++)
+        {
+            var v = table[f] = new RuleVector(words);
+            foreach (var g in groups)
+            {
+                if ((f & g.Mask) != g.Flags)
+                    continue;
+                if (g.All is { } all)
+                    for (var w = 0; w < words; w++)
+                        v.Words[w] |= all.Words[w];
+                else
+                    foreach (var i in g.Members)
+                        v.Set(i);
+            }
+        }
+        return table;
+    }
+
+    private sealed record FlagsGroup(byte Flags, byte Mask, List<int> Members, RuleVector? All);
+
+    private static RuleVector Vector(List<int> members, int words)
+    {
+        var v = new RuleVector(words);
+        foreach (var i in members)
+            v.Set(i);
+        return v;
+    }
+
+    /// <summary>
+    /// One entry per distinct prefix of each family, holding the rules whose prefix covers it, plus a /0
     /// entry with the rules that leave the field open. Rules of the other family never match.
     /// </summary>
-    private static void AddressTable(List<PrefixEntry> table, List<FilterRule> rules, int words,
-        Func<FilterRuleSpec, AddressMatch?> field, bool ipv6)
+    private static void AddressTables(List<PrefixEntry> table4, List<PrefixEntry> table6, FilterRuleSpec[] specs, int words,
+        Func<FilterRuleSpec, AddressMatch?> field)
     {
-        var bits = ipv6 ? 128 : 32;
-        // Each rule's prefix as a key once; null = the field is open, excluded = the other family.
-        var ruleKeys = rules.Select(r => field(r.Spec) switch
+        var open = new RuleVector(words);
+        var v4 = new List<(UInt128 Key, int Length, int Rule)>();
+        var v6 = new List<(UInt128 Key, int Length, int Rule)>();
+        for (var i = 0; i < specs.Length; i++)
         {
-            null => (Open: true, Key: UInt128.Zero, Length: 0, Excluded: false),
-            { } a when a.IsIpv6 != ipv6 => (Open: false, Key: UInt128.Zero, Length: 0, Excluded: true),
-            { } a => (Open: false, Key: CompiledRuleSet.Key(IPAddress.Parse(a.Network)), Length: a.PrefixLength, Excluded: false),
-        }).ToList();
-        var prefixes = new HashSet<(UInt128 Value, int Length)> { (0, 0) };
-        foreach (var k in ruleKeys)
-            if (!k.Open && !k.Excluded)
-                prefixes.Add((k.Key, k.Length));
-        foreach (var (value, length) in prefixes)
+            if (field(specs[i]) is not { } a)
+                open.Set(i);
+            else
+                (a.IsIpv6 ? v6 : v4).Add((CompiledRuleSet.Key(IPAddress.Parse(a.Network)), a.PrefixLength, i));
+        }
+        AddressTable(table4, v4, open, words, bits: 32);
+        AddressTable(table6, v6, open, words, bits: 128);
+    }
+
+    /// <summary>
+    /// A prefix's vector is its nearest ancestor's vector plus the rules naming the prefix itself: the
+    /// ancestors of a prefix form a chain, so the nearest one already holds every shorter covering prefix.
+    /// </summary>
+    private static void AddressTable(List<PrefixEntry> table, List<(UInt128 Key, int Length, int Rule)> named, RuleVector open,
+        int words, int bits)
+    {
+        // Prefixes in first-seen order (the /0 first), host bits cleared so equal prefixes meet.
+        var prefixes = new List<(UInt128 Value, int Length)> { (0, 0) };
+        var members = new List<List<int>> { new() };
+        var byLength = new Dictionary<UInt128, int>?[bits + 1];
+        byLength[0] = new() { [0] = 0 };
+        foreach (var (key, length, rule) in named)
         {
-            var v = new RuleVector(words);
-            for (var i = 0; i < rules.Count; i++)
+            var value = Mask(key, length, bits);
+            var sameLength = byLength[length] ??= new();
+            if (!sameLength.TryGetValue(value, out var k))
             {
-                var k = ruleKeys[i];
-                if (k.Open || (!k.Excluded && k.Length <= length
-                               && (k.Length == 0 || k.Key >> (bits - k.Length) == value >> (bits - k.Length))))
+                sameLength[value] = k = prefixes.Count;
+                prefixes.Add((value, length));
+                members.Add(new());
+            }
+            members[k].Add(rule);
+        }
+        var lengths = Enumerable.Range(0, bits + 1).Where(l => byLength[l] is not null).ToArray();
+
+        var vectors = new RuleVector[prefixes.Count];
+        for (var li = 0; li < lengths.Length; li++) // shortest first, so ancestors are done before their descendants
+            foreach (var (value, k) in byLength[lengths[li]]!)
+            {
+                var ancestor = -1;
+                for (var l = li - 1; l >= 0 && ancestor < 0; l--)
+                    if (byLength[lengths[l]]!.TryGetValue(Mask(value, lengths[l], bits), out var found))
+                        ancestor = found;
+                var v = vectors[k] = Copy(ancestor < 0 ? open : vectors[ancestor]);
+                foreach (var i in members[k])
                     v.Set(i);
             }
-            table.Add(new PrefixEntry(value, length, v));
-        }
+        for (var k = 0; k < prefixes.Count; k++)
+            table.Add(new PrefixEntry(prefixes[k].Value, prefixes[k].Length, vectors[k]));
     }
+
+    private static UInt128 Mask(UInt128 value, int length, int bits) => length == 0 ? 0 : value >> (bits - length) << (bits - length);
 
     /// <summary>
     /// Cuts the key space at every range boundary into elementary intervals (each with one set of matching
     /// rules) and covers each interval with prefixes, so the longest prefix of any key names its interval.
+    /// The intervals' vectors come from one sweep over the boundaries, adding a rule where its range starts
+    /// and removing it after its range ends; the prefixes of one interval share its vector.
     /// </summary>
-    private static void RangeTable(List<PrefixEntry> table, List<FilterRule> rules, int words,
+    private static void RangeTable(List<PrefixEntry> table, FilterRuleSpec[] specs, int words,
         Func<FilterRuleSpec, (int From, int To)?> field, int bits)
     {
         var max = (1 << bits) - 1;
-        var cuts = new SortedSet<int> { 0 };
-        foreach (var r in rules)
-            if (field(r.Spec) is { } range)
-            {
-                cuts.Add(range.From);
-                if (range.To < max)
-                    cuts.Add(range.To + 1);
-            }
-        var starts = cuts.ToList();
-        for (var k = 0; k < starts.Count; k++)
+        var current = new RuleVector(words);
+        var cuts = new List<int> { 0 };
+        var starts = new List<long>(); // at << 32 | rule, sorted by where
+        var ends = new List<long>();
+        for (var i = 0; i < specs.Length; i++)
         {
-            var from = starts[k];
-            var to = k + 1 < starts.Count ? starts[k + 1] - 1 : max;
-            var v = new RuleVector(words);
-            for (var i = 0; i < rules.Count; i++)
-                if (field(rules[i].Spec) is not { } range || (range.From <= from && to <= range.To))
-                    v.Set(i);
+            if (field(specs[i]) is not { } range)
+            {
+                current.Set(i);
+                continue;
+            }
+            cuts.Add(range.From);
+            if (range.To < max)
+                cuts.Add(range.To + 1);
+            if (range.From > range.To)
+                continue; // empty: matches nothing
+            starts.Add((long)range.From << 32 | (uint)i);
+            if (range.To < max)
+                ends.Add((long)(range.To + 1) << 32 | (uint)i);
+        }
+        starts.Sort();
+        ends.Sort();
+        cuts.Sort();
+        int s = 0, e = 0;
+        for (var k = 0; k < cuts.Count; k++)
+        {
+            var from = cuts[k];
+            if (k > 0 && from == cuts[k - 1])
+                continue;
+            var next = k + 1;
+            while (next < cuts.Count && cuts[next] == from)
+                next++;
+            var to = next < cuts.Count ? cuts[next] - 1 : max;
+            for (; e < ends.Count && ends[e] >> 32 == from; e++)
+                current.Words[(int)ends[e] >> 6] &= ~(1UL << ((int)ends[e] & 63));
+            for (; s < starts.Count && starts[s] >> 32 == from; s++)
+                current.Set((int)starts[s]);
+            var v = Copy(current);
             foreach (var (value, length) in Prefixes(from, to, bits))
                 table.Add(new PrefixEntry((UInt128)value, length, v));
         }

@@ -1,4 +1,5 @@
-// The connection tracker's kernel side: loads conntrack.bpf.o, attaches XDP (ingress) and tcx (egress).
+// The connection tracker's kernel side: loads conntrack.bpf.o, attaches XDP (ingress) and tcx (egress);
+// the filter rules it enforces at ingress are written through Filters.
 using PacketScope.Native.Shared;
 
 namespace PacketScope.Native;
@@ -21,6 +22,8 @@ public sealed class ConntrackProgram : IDisposable
     public BpfMap Icmp { get; }
     public BpfMap Stats { get; }
     public BpfMap IcmpHistogram { get; }
+    /// <summary>The Guarder's rule tables (valid once loaded).</summary>
+    public FilterTables Filters { get; private set; } = null!;
     public IReadOnlyList<BpfLink> Links => _links;
 
     /// <summary>The default object path: bpf/conntrack.bpf.o beside the running binaries.</summary>
@@ -36,6 +39,7 @@ public sealed class ConntrackProgram : IDisposable
             program.Icmp.SetMaxEntries(maxIcmp);
             obj.Program(Conntrack.EgressProgram).SetExpectedAttachType(BpfAttachKind.TcxEgress);
             obj.Load();
+            program.Filters = new FilterTables(obj);
             return program;
         }
         catch

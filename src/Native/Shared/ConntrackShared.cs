@@ -46,6 +46,7 @@ public enum StatId
     IcmpNew,
     Pass,
     Drop,
+    Monitor,
     Max,
 }
 

@@ -1,8 +1,9 @@
-// Prints sizeof/offsetof of every struct in conntrack_shared.h: "struct field offset size" per line.
+// Prints sizeof/offsetof of every struct in conntrack_shared.h and filter_shared.h: "struct field offset size" per line.
 #include <stddef.h>
 #include <stdio.h>
 #include <linux/types.h>
 #include "conntrack_shared.h"
+#include "filter_shared.h"
 
 #define S(s) printf(#s " - 0 %zu\n", sizeof(struct s))
 #define F(s, f) printf(#s " " #f " %zu %zu\n", offsetof(struct s, f), sizeof(((struct s *)0)->f))
@@ -40,7 +41,38 @@ int main(void)
 	S(ps_icmp_hist_key);
 	F(ps_icmp_hist_key, family); F(ps_icmp_hist_key, type); F(ps_icmp_hist_key, code); F(ps_icmp_hist_key, hook);
 
+	S(ps_filter_active);
+	F(ps_filter_active, gen);
+
+	S(ps_filter_gen);
+	F(ps_filter_gen, version); F(ps_filter_gen, rules); F(ps_filter_gen, words); F(ps_filter_gen, fields);
+	F(ps_filter_gen, no_inner_vec); F(ps_filter_gen, any_vec); F(ps_filter_gen, nlens); F(ps_filter_gen, lens);
+
+	S(ps_filter_addr_key);
+	F(ps_filter_addr_key, gen); F(ps_filter_addr_key, family); F(ps_filter_addr_key, field); F(ps_filter_addr_key, len);
+	F(ps_filter_addr_key, addr);
+
+	S(ps_filter_mask);
+	F(ps_filter_mask, m);
+
+	S(ps_filter_vec);
+	F(ps_filter_vec, first); F(ps_filter_vec, last); F(ps_filter_vec, w);
+
+	S(ps_filter_rule);
+	F(ps_filter_rule, id); F(ps_filter_rule, action);
+
+	S(ps_filter_hit);
+	F(ps_filter_hit, packets); F(ps_filter_hit, bytes); F(ps_filter_hit, last_hit_ns);
+
 	printf("enum PS_STAT_MAX %d 0\n", PS_STAT_MAX);
+	printf("enum PS_STAT_MONITOR %d 0\n", PS_STAT_MONITOR);
+	printf("enum PS_FF_MAX %d 0\n", PS_FF_MAX);
+	printf("enum PS_FF_INNER_DPORT %d 0\n", PS_FF_INNER_DPORT);
+	printf("enum PS_FF_PROTO %d 0\n", PS_FF_PROTO);
+	printf("enum PS_FILTER_MONITOR %d 0\n", PS_FILTER_MONITOR);
+	printf("enum PS_FILTER_MAX_RULES %d 0\n", PS_FILTER_MAX_RULES);
+	printf("enum PS_FILTER_VECS_PER_GEN %d 0\n", PS_FILTER_VECS_PER_GEN);
+	printf("enum PS_FILTER_MAX_LENS %d 0\n", PS_FILTER_MAX_LENS);
 	printf("enum PS_STAT_FLOW_MAP_FULL %d 0\n", PS_STAT_FLOW_MAP_FULL);
 	printf("enum PS_STAT_PASS %d 0\n", PS_STAT_PASS);
 	printf("enum PS_STAT_ICMP_NEW %d 0\n", PS_STAT_ICMP_NEW);

@@ -1,0 +1,323 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* The Guarder's classifier for conntrack.bpf.c (tables in filter_shared.h): one lookup per
+ * constrained field, the vectors ANDed over the words where all are non-zero, the lowest set bit
+ * wins. Expects the ps_filter_* maps to be defined before it is included. */
+#ifndef __FILTER_KERN_H
+#define __FILTER_KERN_H
+
+/* Open-coded numeric iterators (kernel 6.4+); libbpf 1.1's headers predate bpf_for. */
+extern int bpf_iter_num_new(struct bpf_iter_num *it, int start, int end) __weak __ksym;
+extern int *bpf_iter_num_next(struct bpf_iter_num *it) __weak __ksym;
+extern void bpf_iter_num_destroy(struct bpf_iter_num *it) __weak __ksym;
+
+/* for (i = start; i < end; i++) over an iterator; every loop ends with bpf_iter_num_destroy(&it). */
+#define ps_for(it, i, start, end)                                                         \
+	for (bpf_iter_num_new(&(it), (start), (end));                                      \
+	     ({                                                                            \
+		     int *___t = bpf_iter_num_next(&(it));                                 \
+		     ___t && ((i) = *___t, 1);                                             \
+	     });)
+
+#define PS_VERDICT_PASS 0
+#define PS_VERDICT_DROP 1
+
+/* The fields of one packet the rules look at (ports, flags, ICMP zero where they do not apply). */
+struct ps_filter_pkt {
+	__u32 src[4];
+	__u32 dst[4];
+	__u32 inner_src[4];
+	__u32 inner_dst[4];
+	__u16 sport;
+	__u16 dport;
+	__u16 icmp; /* type << 8 | code */
+	__u16 inner_sport;
+	__u16 inner_dport;
+	__u8 proto;
+	__u8 tcp_flags;
+	__u8 inner_proto;
+	__u8 has_inner;
+	__u8 v6;
+	__u8 _pad;
+};
+
+/* The running intersection: acc->w is valid in [*lo, *hi). */
+struct ps_filter_and {
+	__u32 lo;
+	__u32 hi;
+	__u32 first; /* the next vector starts the intersection */
+	__u32 gen;
+};
+
+/* ANDs vector id into the accumulator; returns 0 once the intersection is empty. Global (not
+ * static) functions are verified once, not once per call site and caller state: without that the
+ * bounded loops here blow the verifier's instruction budget. */
+__noinline int ps_filter_and_vec(struct ps_filter_vec *acc, struct ps_filter_and *st, __u32 id)
+{
+	struct ps_filter_vec *v;
+	struct bpf_iter_num it;
+	__u32 key, lo, hi, nlo, nhi, first;
+	int i;
+
+	if (!acc || !st || id == 0 || id >= PS_FILTER_VECS_PER_GEN)
+		return 0;
+	key = (st->gen & 1) * PS_FILTER_VECS_PER_GEN + id;
+	v = bpf_map_lookup_elem(&ps_filter_vecs, &key);
+	if (!v)
+		return 0;
+	lo = st->lo > v->first ? st->lo : v->first;
+	hi = st->hi < v->last ? st->hi : v->last;
+	if (hi > PS_FILTER_WORDS)
+		hi = PS_FILTER_WORDS;
+	/* Open-coded iterators: the verifier checks each loop body until its state converges
+	 * instead of walking all 160 words of every loop. */
+	first = st->first;
+	ps_for(it, i, lo, hi) {
+		__u32 k = i;
+
+		if (k >= PS_FILTER_WORDS)
+			break;
+		acc->w[k] = first ? v->w[k] : acc->w[k] & v->w[k];
+	}
+	bpf_iter_num_destroy(&it);
+	st->first = 0;
+	nlo = hi;
+	ps_for(it, i, lo, hi) {
+		__u32 k = i;
+
+		if (k >= PS_FILTER_WORDS)
+			break;
+		if (acc->w[k]) {
+			nlo = k;
+			break;
+		}
+	}
+	bpf_iter_num_destroy(&it);
+	/* The last non-zero word, searching down from hi. */
+	nhi = nlo;
+	ps_for(it, i, nlo, hi) {
+		__u32 k = hi - 1 - ((__u32)i - nlo);
+
+		if (k >= PS_FILTER_WORDS)
+			break;
+		if (acc->w[k]) {
+			nhi = k + 1;
+			break;
+		}
+	}
+	bpf_iter_num_destroy(&it);
+	lo = nlo;
+	hi = nhi;
+	st->lo = lo;
+	st->hi = hi;
+	return lo < hi;
+}
+
+/* The vector of the longest prefix present for address field (PS_FF_SRC..PS_FF_INNER_DST);
+ * any_vec when none is. */
+__noinline __u32 ps_filter_addr_vec(const struct ps_filter_gen *g, const struct ps_filter_pkt *fp,
+				    __u32 gen, __u32 field)
+{
+	struct ps_filter_addr_key key;
+	struct ps_filter_mask *m;
+	const __u32 *addr;
+	const __u8 *lens;
+	__u32 i, n, family, any, *id;
+
+	if (!g || !fp || field >= PS_FILTER_ADDR_FIELDS)
+		return 0;
+	family = fp->v6 ? 1 : 0;
+	/* Constant indexes only: a variable one loses its bounds check to clang's reordering. */
+	switch (field) {
+	case PS_FF_SRC:
+		addr = fp->src;
+		n = g->nlens[family][PS_FF_SRC];
+		lens = g->lens[family][PS_FF_SRC];
+		any = g->any_vec[family][PS_FF_SRC];
+		break;
+	case PS_FF_DST:
+		addr = fp->dst;
+		n = g->nlens[family][PS_FF_DST];
+		lens = g->lens[family][PS_FF_DST];
+		any = g->any_vec[family][PS_FF_DST];
+		break;
+	case PS_FF_INNER_SRC:
+		addr = fp->inner_src;
+		n = g->nlens[family][PS_FF_INNER_SRC];
+		lens = g->lens[family][PS_FF_INNER_SRC];
+		any = g->any_vec[family][PS_FF_INNER_SRC];
+		break;
+	default:
+		addr = fp->inner_dst;
+		n = g->nlens[family][PS_FF_INNER_DST];
+		lens = g->lens[family][PS_FF_INNER_DST];
+		any = g->any_vec[family][PS_FF_INNER_DST];
+	}
+	__builtin_memset(&key, 0, sizeof(key));
+	key.gen = gen & 1;
+	key.family = family;
+	key.field = field;
+	for (i = 0; i < n && i < PS_FILTER_MAX_LENS; i++) {
+		__u32 len = lens[i];
+
+		/* Masks come from a table the loader fills: computing them here branches on the
+		 * length, and the verifier then walks every branch of every iteration. */
+		m = bpf_map_lookup_elem(&ps_filter_masks, &len);
+		if (!m)
+			return 0;
+		key.len = len;
+		key.addr32[0] = addr[0] & m->m[0];
+		key.addr32[1] = addr[1] & m->m[1];
+		key.addr32[2] = addr[2] & m->m[2];
+		key.addr32[3] = addr[3] & m->m[3];
+		id = bpf_map_lookup_elem(&ps_filter_addrs, &key);
+		if (id)
+			return *id;
+	}
+	return any;
+}
+
+static __always_inline __u32 ps_filter_port_vec(__u32 gen, __u32 field, __u32 value)
+{
+	__u32 key = ((gen & 1) * PS_FILTER_PORT_FIELDS + (field - PS_FF_DPORT)) * PS_FILTER_PORT_KEYS +
+		    (value & 0xffff);
+	__u32 *id = bpf_map_lookup_elem(&ps_filter_ports, &key);
+
+	return id ? *id : 0;
+}
+
+static __always_inline __u32 ps_filter_small_vec(__u32 gen, __u32 field, __u32 value)
+{
+	__u32 key = ((gen & 1) * PS_FILTER_SMALL_FIELDS + (field - PS_FF_PROTO)) * PS_FILTER_SMALL_KEYS +
+		    (value & 0xff);
+	__u32 *id = bpf_map_lookup_elem(&ps_filter_small, &key);
+
+	return id ? *id : 0;
+}
+
+/* Lowest set bit of a non-zero word, without a ctz instruction. */
+static __always_inline __u32 ps_filter_lowest_bit(__u64 w)
+{
+	__u32 n = 0;
+
+	w &= -w;
+	if (w & 0xffffffff00000000ULL)
+		n += 32;
+	if (w & 0xffff0000ffff0000ULL)
+		n += 16;
+	if (w & 0xff00ff00ff00ff00ULL)
+		n += 8;
+	if (w & 0xf0f0f0f0f0f0f0f0ULL)
+		n += 4;
+	if (w & 0xccccccccccccccccULL)
+		n += 2;
+	if (w & 0xaaaaaaaaaaaaaaaaULL)
+		n += 1;
+	return n;
+}
+
+static __always_inline void ps_filter_count_hit(__u32 rule_id, __u64 frame_len)
+{
+	struct ps_filter_hit *h = bpf_map_lookup_elem(&ps_filter_hits, &rule_id);
+	__u64 now = bpf_ktime_get_ns();
+
+	if (!h) {
+		struct ps_filter_hit init = { .packets = 1, .bytes = frame_len, .last_hit_ns = now };
+
+		if (!bpf_map_update_elem(&ps_filter_hits, &rule_id, &init, BPF_NOEXIST))
+			return;
+		h = bpf_map_lookup_elem(&ps_filter_hits, &rule_id);
+		if (!h)
+			return;
+	}
+	h->packets++;
+	h->bytes += frame_len;
+	h->last_hit_ns = now;
+}
+
+#define PS_FILTER_STEP(id)                          \
+	do {                                        \
+		if (!ps_filter_and_vec(acc, &st, (id))) \
+			return PS_VERDICT_PASS;     \
+	} while (0)
+
+/* The verdict of the active rule set for one packet; counts the winning rule's hit. */
+__noinline int ps_filter_classify(const struct ps_filter_pkt *fp, __u64 frame_len,
+					 __u32 *action)
+{
+	struct ps_filter_and st = {};
+	struct ps_filter_active *active;
+	struct ps_filter_rule *rule;
+	struct ps_filter_vec *acc;
+	struct ps_filter_gen *g;
+	__u32 zero = 0, gen, fields, i, key;
+
+	if (!fp || !action)
+		return PS_VERDICT_PASS;
+	active = bpf_map_lookup_elem(&ps_filter_active_gen, &zero);
+	if (!active)
+		return PS_VERDICT_PASS;
+	gen = active->gen & 1;
+	g = bpf_map_lookup_elem(&ps_filter_gens, &gen);
+	if (!g || g->rules == 0)
+		return PS_VERDICT_PASS;
+	acc = bpf_map_lookup_elem(&ps_filter_scratch, &zero);
+	if (!acc)
+		return PS_VERDICT_PASS;
+	st.gen = gen;
+	st.lo = 0;
+	st.hi = g->words;
+	st.first = 1;
+	fields = g->fields;
+
+	/* Addresses first: they are the most selective and end most misses after one lookup. */
+	if (fields & (1 << PS_FF_SRC))
+		PS_FILTER_STEP(ps_filter_addr_vec(g, fp, gen, PS_FF_SRC));
+	if (fields & (1 << PS_FF_DST))
+		PS_FILTER_STEP(ps_filter_addr_vec(g, fp, gen, PS_FF_DST));
+	if (fields & (1 << PS_FF_DPORT))
+		PS_FILTER_STEP(ps_filter_port_vec(gen, PS_FF_DPORT, fp->dport));
+	if (fields & (1 << PS_FF_SPORT))
+		PS_FILTER_STEP(ps_filter_port_vec(gen, PS_FF_SPORT, fp->sport));
+	if (fields & (1 << PS_FF_PROTO))
+		PS_FILTER_STEP(ps_filter_small_vec(gen, PS_FF_PROTO, fp->proto));
+	if (fields & (1 << PS_FF_TCP_FLAGS))
+		PS_FILTER_STEP(ps_filter_small_vec(gen, PS_FF_TCP_FLAGS, fp->tcp_flags));
+	if (fields & (1 << PS_FF_ICMP))
+		PS_FILTER_STEP(ps_filter_port_vec(gen, PS_FF_ICMP, fp->icmp));
+	if (fp->has_inner) {
+		if (fields & (1 << PS_FF_INNER_SRC))
+			PS_FILTER_STEP(ps_filter_addr_vec(g, fp, gen, PS_FF_INNER_SRC));
+		if (fields & (1 << PS_FF_INNER_DST))
+			PS_FILTER_STEP(ps_filter_addr_vec(g, fp, gen, PS_FF_INNER_DST));
+		if (fields & (1 << PS_FF_INNER_PROTO))
+			PS_FILTER_STEP(ps_filter_small_vec(gen, PS_FF_INNER_PROTO, fp->inner_proto));
+		if (fields & (1 << PS_FF_INNER_SPORT))
+			PS_FILTER_STEP(ps_filter_port_vec(gen, PS_FF_INNER_SPORT, fp->inner_sport));
+		if (fields & (1 << PS_FF_INNER_DPORT))
+			PS_FILTER_STEP(ps_filter_port_vec(gen, PS_FF_INNER_DPORT, fp->inner_dport));
+	} else if (fields & (1 << PS_FF_NO_INNER)) {
+		PS_FILTER_STEP(g->no_inner_vec);
+	}
+	/* No field constrained at all (rules that match everything): every rule is in. */
+	if (st.first) {
+		st.lo = 0;
+		st.hi = 1;
+		acc->w[0] = 1;
+	}
+
+	i = st.lo;
+	if (i >= PS_FILTER_WORDS || acc->w[i] == 0)
+		return PS_VERDICT_PASS;
+	i = i * 64 + ps_filter_lowest_bit(acc->w[i]);
+	if (i >= PS_FILTER_MAX_RULES)
+		return PS_VERDICT_PASS;
+	key = gen * PS_FILTER_MAX_RULES + i;
+	rule = bpf_map_lookup_elem(&ps_filter_rules, &key);
+	if (!rule)
+		return PS_VERDICT_PASS;
+	ps_filter_count_hit(rule->id, frame_len);
+	*action = rule->action;
+	return rule->action == PS_FILTER_DROP ? PS_VERDICT_DROP : PS_VERDICT_PASS;
+}
+
+#endif /* __FILTER_KERN_H */

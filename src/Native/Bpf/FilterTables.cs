@@ -1,0 +1,268 @@
+// Writes a compiled rule set into the Guarder's kernel tables (bpf/include/filter_shared.h): the
+// inactive generation is filled, then one write flips ps_filter_active_gen, so packets see the old
+// rule set or the new one, never a mix. Only entries that differ from what that generation last
+// held are written or deleted.
+using System.Buffers.Binary;
+using PacketScope.Native.Shared;
+
+namespace PacketScope.Native;
+
+/// <summary>One address-table entry: the prefix (network order, masked) of an address field.</summary>
+public readonly record struct FilterAddressEntry(byte Family, FilterField Field, byte Length, UInt128 Address, uint Vector);
+
+/// <summary>A rule set in the kernel's layout (built by PacketScope.Actors.Guard.KernelRuleSet).</summary>
+public sealed class FilterImage
+{
+    public long Version { get; init; }
+    /// <summary>The rules in priority order: bit i of every vector is Rules[i].</summary>
+    public IReadOnlyList<(uint Id, FilterVerdict Action)> Rules { get; init; } = [];
+    public int Words { get; init; }
+    /// <summary>Bit per <see cref="FilterField"/> that some rule constrains.</summary>
+    public uint Fields { get; init; }
+    /// <summary>Vector id i + 1 is Vectors[i] (id 0 is the empty vector and is never stored).</summary>
+    public IReadOnlyList<ulong[]> Vectors { get; init; } = [];
+    public uint NoInnerVector { get; init; }
+    /// <summary>[family * 4 + field]: the /0 vector of each address field.</summary>
+    public uint[] AnyVector { get; init; } = new uint[2 * FilterShared.AddrFields];
+    public IReadOnlyList<FilterAddressEntry> Addresses { get; init; } = [];
+    /// <summary>[field - DstPort]: vector id per port (or ICMP type &lt;&lt; 8 | code); null for an unused field.</summary>
+    public uint[]?[] Ports { get; init; } = new uint[]?[FilterShared.PortFields];
+    /// <summary>[field - Protocol]: vector id per byte value; null for an unused field.</summary>
+    public uint[]?[] Small { get; init; } = new uint[]?[FilterShared.SmallFields];
+
+    public static FilterImage Empty(long version) => new() { Version = version };
+}
+
+/// <summary>What a rule's counters hold, summed over CPUs.</summary>
+public readonly record struct FilterHits(ulong Packets, ulong Bytes, ulong LastHitNs);
+
+public sealed unsafe class FilterTables
+{
+    private readonly BpfMap _active, _gens, _vecs, _addrs, _ports, _small, _rules, _hits;
+    // What each generation holds now, so the next fill writes only the difference.
+    private readonly int[] _vectorCount = new int[FilterShared.Gens];
+    private readonly HashSet<ps_filter_addr_key>[] _addrKeys = [new(), new()];
+    private readonly uint[][][] _portShadow;
+    private readonly uint[][][] _smallShadow;
+    private readonly HashSet<uint> _countedIds = new();
+    private uint _activeGen;
+
+    internal FilterTables(BpfObject obj)
+    {
+        _active = obj.Map(FilterShared.ActiveMap);
+        _gens = obj.Map(FilterShared.GensMap);
+        _vecs = obj.Map(FilterShared.VecsMap);
+        _addrs = obj.Map(FilterShared.AddrsMap);
+        _ports = obj.Map(FilterShared.PortsMap);
+        _small = obj.Map(FilterShared.SmallMap);
+        _rules = obj.Map(FilterShared.RulesMap);
+        _hits = obj.Map(FilterShared.HitsMap);
+        _portShadow = NewShadow(FilterShared.PortFields, FilterShared.PortKeys);
+        _smallShadow = NewShadow(FilterShared.SmallFields, FilterShared.SmallKeys);
+        FillMasks(obj.Map(FilterShared.MasksMap));
+    }
+
+    public BpfMap Hits => _hits;
+
+    /// <summary>The rule-set version packets are classified by now (-1 before the first apply).</summary>
+    public long AppliedVersion { get; private set; } = -1;
+
+    private static uint[][][] NewShadow(int fields, int keys) =>
+        Enumerable.Range(0, FilterShared.Gens).Select(_ => Enumerable.Range(0, fields).Select(_ => new uint[keys]).ToArray()).ToArray();
+
+    private static void FillMasks(BpfMap masks)
+    {
+        var keys = new uint[FilterShared.MaxLens + 1];
+        var values = new ps_filter_mask[keys.Length];
+        for (var len = 0; len < keys.Length; len++)
+        {
+            keys[len] = (uint)len;
+            for (var k = 0; k < 4; k++)
+            {
+                var bits = Math.Clamp(len - 32 * k, 0, 32);
+                var mask = bits == 0 ? 0u : uint.MaxValue << (32 - bits);
+                values[len].m[k] = BinaryPrimitives.ReverseEndianness(mask); // network order, as the packet holds it
+            }
+        }
+        masks.UpdateBatch<uint, ps_filter_mask>(keys, values);
+    }
+
+    /// <summary>Checks that the image fits the kernel tables; the message says what is too big.</summary>
+    public static string? CheckFits(FilterImage image)
+    {
+        if (image.Rules.Count > FilterShared.MaxRules)
+            return $"{image.Rules.Count} enabled rules; the kernel tables hold {FilterShared.MaxRules}";
+        if (image.Vectors.Count >= FilterShared.VecsPerGen)
+            return $"the rule set needs {image.Vectors.Count} distinct rule vectors; the kernel tables hold {FilterShared.VecsPerGen - 1}";
+        if (image.Addresses.Count > FilterShared.AddrsPerGen)
+            return $"the rule set needs {image.Addresses.Count} address prefixes; the kernel tables hold {FilterShared.AddrsPerGen}";
+        return null;
+    }
+
+    /// <summary>Fills the inactive generation with the image and switches packets over to it.</summary>
+    public void Apply(FilterImage image)
+    {
+        if (CheckFits(image) is { } tooBig)
+            throw new ArgumentException(tooBig, nameof(image));
+        var gen = _activeGen ^ 1;
+
+        WriteVectors(gen, image);
+        WriteAddresses(gen, image);
+        WriteArray(_ports, _portShadow[gen], image.Ports, gen, FilterShared.PortKeys);
+        WriteArray(_small, _smallShadow[gen], image.Small, gen, FilterShared.SmallKeys);
+        WriteRules(gen, image);
+        _gens.Update(gen, Header(image));
+        _active.Update(0u, new ps_filter_active { gen = gen });
+        _activeGen = gen;
+        AppliedVersion = image.Version;
+
+        // Counters of rules that left the set go; those that stay keep counting.
+        var live = image.Rules.Select(r => r.Id).ToHashSet();
+        foreach (var id in _countedIds.Where(id => !live.Contains(id)).ToList())
+        {
+            _hits.Delete(id);
+            _countedIds.Remove(id);
+        }
+        _countedIds.UnionWith(live);
+    }
+
+    /// <summary>The hit counters of these rule ids, summed over CPUs; ids never hit are left out.</summary>
+    public Dictionary<uint, FilterHits> ReadHits(IEnumerable<uint> ids)
+    {
+        var result = new Dictionary<uint, FilterHits>();
+        var perCpu = new ps_filter_hit[Libbpf.PossibleCpus];
+        foreach (var id in ids)
+        {
+            if (!_hits.TryLookupPerCpu(id, perCpu.AsSpan()))
+                continue;
+            ulong packets = 0, bytes = 0, last = 0;
+            foreach (var h in perCpu)
+            {
+                packets += h.packets;
+                bytes += h.bytes;
+                last = Math.Max(last, h.last_hit_ns);
+            }
+            result[id] = new FilterHits(packets, bytes, last);
+        }
+        return result;
+    }
+
+    private static ps_filter_gen Header(FilterImage image)
+    {
+        var h = new ps_filter_gen
+        {
+            version = (ulong)image.Version,
+            rules = (uint)image.Rules.Count,
+            words = image.Rules.Count == 0 ? 0u : (uint)image.Words,
+            fields = image.Fields,
+            no_inner_vec = image.NoInnerVector,
+        };
+        for (var i = 0; i < image.AnyVector.Length; i++)
+            h.any_vec[i] = image.AnyVector[i];
+        foreach (var group in image.Addresses.GroupBy(a => a.Family * FilterShared.AddrFields + (int)a.Field))
+        {
+            var lens = group.Select(a => a.Length).Where(l => l > 0).Distinct().OrderByDescending(l => l).ToList();
+            h.nlens[group.Key] = (byte)lens.Count;
+            for (var i = 0; i < lens.Count; i++)
+                h.lens[group.Key * FilterShared.MaxLens + i] = lens[i];
+        }
+        return h;
+    }
+
+    private void WriteVectors(uint gen, FilterImage image)
+    {
+        var count = image.Vectors.Count;
+        if (count > 0)
+        {
+            var keys = new uint[count];
+            var values = new ps_filter_vec[count];
+            for (var i = 0; i < count; i++)
+            {
+                keys[i] = gen * FilterShared.VecsPerGen + (uint)i + 1;
+                var w = image.Vectors[i];
+                int first = -1, last = 0;
+                for (var j = 0; j < w.Length && j < FilterShared.Words; j++)
+                {
+                    values[i].w[j] = w[j];
+                    if (w[j] == 0)
+                        continue;
+                    if (first < 0)
+                        first = j;
+                    last = j + 1;
+                }
+                values[i].first = (ushort)Math.Max(first, 0);
+                values[i].last = (ushort)last;
+            }
+            _vecs.UpdateBatch<uint, ps_filter_vec>(keys, values);
+        }
+        var stale = Enumerable.Range(count + 1, Math.Max(0, _vectorCount[gen] - count)).Select(id => gen * FilterShared.VecsPerGen + (uint)id).ToArray();
+        DeleteAll(_vecs, stale);
+        _vectorCount[gen] = count;
+    }
+
+    private void WriteAddresses(uint gen, FilterImage image)
+    {
+        var keys = new ps_filter_addr_key[image.Addresses.Count];
+        var values = new uint[keys.Length];
+        var now = new HashSet<ps_filter_addr_key>();
+        for (var i = 0; i < keys.Length; i++)
+        {
+            var a = image.Addresses[i];
+            keys[i] = new ps_filter_addr_key { gen = (byte)gen, family = a.Family, field = (byte)a.Field, len = a.Length };
+            var bytes = new byte[16];
+            if (a.Family == 0)
+                BinaryPrimitives.WriteUInt32BigEndian(bytes, (uint)a.Address);
+            else
+                BinaryPrimitives.WriteUInt128BigEndian(bytes, a.Address);
+            for (var b = 0; b < 16; b++)
+                keys[i].addr[b] = bytes[b];
+            values[i] = a.Vector;
+            now.Add(keys[i]);
+        }
+        if (keys.Length > 0)
+            _addrs.UpdateBatch<ps_filter_addr_key, uint>(keys, values);
+        DeleteAll(_addrs, _addrKeys[gen].Where(k => !now.Contains(k)).ToArray());
+        _addrKeys[gen] = now;
+    }
+
+    private static void WriteArray(BpfMap map, uint[][] shadow, uint[]?[] tables, uint gen, int keysPerField)
+    {
+        var keys = new List<uint>();
+        var values = new List<uint>();
+        for (var f = 0; f < shadow.Length; f++)
+        {
+            var table = tables[f];
+            for (var k = 0; k < keysPerField; k++)
+            {
+                var id = table?[k] ?? 0;
+                if (shadow[f][k] == id)
+                    continue;
+                shadow[f][k] = id;
+                keys.Add((uint)((gen * shadow.Length + f) * keysPerField + k));
+                values.Add(id);
+            }
+        }
+        if (keys.Count > 0)
+            map.UpdateBatch<uint, uint>(keys.ToArray(), values.ToArray());
+    }
+
+    private void WriteRules(uint gen, FilterImage image)
+    {
+        if (image.Rules.Count == 0)
+            return;
+        var keys = new uint[image.Rules.Count];
+        var values = new ps_filter_rule[keys.Length];
+        for (var i = 0; i < keys.Length; i++)
+        {
+            keys[i] = gen * FilterShared.MaxRules + (uint)i;
+            values[i] = new ps_filter_rule { id = image.Rules[i].Id, action = (byte)image.Rules[i].Action };
+        }
+        _rules.UpdateBatch<uint, ps_filter_rule>(keys, values);
+    }
+
+    private static void DeleteAll<TKey>(BpfMap map, TKey[] keys) where TKey : unmanaged
+    {
+        foreach (var key in keys)
+            map.Delete(key);
+    }
+}
