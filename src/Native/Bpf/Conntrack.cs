@@ -25,6 +25,8 @@ public sealed class ConntrackProgram : IDisposable
     /// <summary>The Guarder's rule tables (valid once loaded).</summary>
     public FilterTables Filters { get; private set; } = null!;
     public IReadOnlyList<BpfLink> Links => _links;
+    /// <summary>The XDP program, for BPF_PROG_RUN in tests and benchmarks.</summary>
+    public BpfProgram IngressProgram => _object.Program(Conntrack.IngressProgram);
 
     /// <summary>The default object path: bpf/conntrack.bpf.o beside the running binaries.</summary>
     public static string DefaultObjectPath => System.IO.Path.Combine(AppContext.BaseDirectory, "bpf", Conntrack.ObjectFile);

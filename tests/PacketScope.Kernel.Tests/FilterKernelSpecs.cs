@@ -1,0 +1,369 @@
+// The Guarder in the kernel: compiled rule sets written into the real XDP program's tables, real
+// packets from a network namespace (and crafted frames through BPF_PROG_RUN), verdicts and hit counters.
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using PacketScope.Actors.Guard;
+using PacketScope.Kernel.Tests.Fixtures;
+using PacketScope.Messages;
+using PacketScope.Native;
+using PacketScope.Native.Shared;
+using PacketScope.Testing;
+using Xunit;
+using static PacketScope.Testing.TestRules;
+
+namespace PacketScope.Kernel.Tests;
+
+public sealed class FilterKernelSpecs : IDisposable
+{
+    private const uint XdpDrop = 1;
+    private const uint XdpPass = 2;
+
+    private readonly VethNamespace _ns = VethNamespace.Create();
+    private readonly ConntrackProgram _tracker;
+    private long _version;
+
+    public FilterKernelSpecs()
+    {
+        _tracker = ConntrackProgram.Load(ConntrackProgram.DefaultObjectPath, maxFlows: 65_536, maxIcmp: 4_096);
+        _tracker.Attach(_ns.HostInterface, _ns.HostIndex, XdpMode.Native);
+    }
+
+    public void Dispose()
+    {
+        _tracker.Dispose();
+        _ns.Dispose();
+    }
+
+    private CompiledRuleSet Apply(params FilterRule[] rules)
+    {
+        var set = RuleSetCompiler.Compile(rules);
+        _tracker.Filters.Apply(KernelRuleSet.Build(set, ++_version));
+        return set;
+    }
+
+    private FilterHits Hits(int id) =>
+        _tracker.Filters.ReadHits([(uint)id]).GetValueOrDefault((uint)id);
+
+    private bool PingFromPeer(int count, bool ipv6 = false)
+    {
+        var target = (ipv6 ? _ns.HostAddress6 : _ns.HostAddress).ToString();
+        var (code, _, _) = Shell.TryRun("ip", "netns", "exec", _ns.Namespace, "ping", ipv6 ? "-6" : "-4", "-c", count.ToString(),
+            "-i", "0.2", "-W", "1", "-q", target);
+        return code == 0;
+    }
+
+    /// <summary>Opens a TCP connection from the namespace to the host; true when the handshake completes within the timeout.</summary>
+    private bool ConnectFromPeer(int port, double seconds = 1.5)
+    {
+        var (code, _, _) = Shell.TryRun("ip", "netns", "exec", _ns.Namespace, "timeout", seconds.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            "bash", "-c", $"exec 3<>/dev/tcp/{_ns.HostAddress}/{port}");
+        return code == 0;
+    }
+
+    private static TcpListener? TryListen(IPAddress address, int port)
+    {
+        var listener = new TcpListener(address, port);
+        try
+        {
+            listener.Start();
+            return listener;
+        }
+        catch (SocketException e) when (e.SocketErrorCode == SocketError.AddressAlreadyInUse)
+        {
+            listener.Dispose();
+            return null; // something on this host listens there already: it answers the handshake just the same
+        }
+    }
+
+    [Fact]
+    public void Should_block_ping_with_an_echo_request_rule_and_let_it_through_again_once_the_rule_is_gone()
+    {
+        Assert.True(PingFromPeer(1));
+        var echoRequests = Rule(1, Spec(protocol: 1, icmpType: 8));
+        Apply(echoRequests);
+
+        Assert.False(PingFromPeer(3));
+        Assert.Equal(3ul, Hits(1).Packets);
+        Assert.True(Maps.Stat(_tracker, Conntrack.HookIngress, StatId.Drop).packets >= 3);
+
+        Apply(); // the rule disabled or deleted: an empty set
+        Assert.True(PingFromPeer(2));
+    }
+
+    [Fact]
+    public void Should_count_exactly_the_packets_a_rule_dropped()
+    {
+        Apply(Rule(7, Spec(protocol: 1, icmpType: 8)));
+        Assert.False(PingFromPeer(5));
+
+        var hits = Hits(7);
+        Assert.Equal(5ul, hits.Packets);
+        Assert.Equal(5ul * (14 + 20 + 8 + 56), hits.Bytes); // ping's default 56 data bytes
+        Assert.InRange(hits.LastHitNs, 1ul, MonotonicClock.NowNs());
+        // Dropped packets never reach the tracker: no echo flow, no ingress echo request entry.
+        Assert.DoesNotContain(Maps.Icmp(_tracker), e => e.Key.type == 8 && e.Key.hook == Conntrack.HookIngress);
+    }
+
+    [Fact]
+    public void Should_drop_TCP_to_port_23_while_port_22_passes()
+    {
+        using var telnet = TryListen(_ns.HostAddress, 23);
+        using var ssh = TryListen(_ns.HostAddress, 22);
+        Apply(Rule(1, Spec(protocol: 6, dport: Port(23))));
+
+        Assert.True(ConnectFromPeer(22));
+        Assert.False(ConnectFromPeer(23));
+        Assert.True(Hits(1).Packets >= 1); // the SYN and its retransmissions
+    }
+
+    [Fact]
+    public async Task Should_drop_new_connections_with_a_SYN_only_rule_but_not_an_established_one()
+    {
+        using var listener = new TcpListener(_ns.HostAddress, 0);
+        listener.Start();
+        var port = ((IPEndPoint)listener.LocalEndpoint).Port;
+
+        // A connection from the namespace that answers the first line it reads.
+        using var peer = Process.Start(new ProcessStartInfo("ip",
+            ["netns", "exec", _ns.Namespace, "bash", "-c", $"exec 3<>/dev/tcp/{_ns.HostAddress}/{port}; read -r line <&3; echo \"pong-$line\" >&3; sleep 1"])
+        { RedirectStandardOutput = true, RedirectStandardError = true })!;
+        using var established = await listener.AcceptTcpClientAsync().WaitAsync(TimeSpan.FromSeconds(10));
+
+        Apply(Rule(1, Spec(protocol: 6, dport: Port(port), flags: 0x02, mask: 0x12))); // SYN set, ACK clear
+
+        var stream = established.GetStream();
+        await stream.WriteAsync("1\n"u8.ToArray());
+        using var reader = new StreamReader(stream);
+        Assert.Equal("pong-1", await reader.ReadLineAsync().WaitAsync(TimeSpan.FromSeconds(10)));
+        Assert.Equal(0ul, Hits(1).Packets);
+
+        Assert.False(ConnectFromPeer(port));
+        Assert.True(Hits(1).Packets >= 1);
+    }
+
+    [Fact]
+    public void Should_drop_by_CIDR_prefix_only_inside_the_prefix()
+    {
+        Apply(Rule(1, Spec(protocol: 1, src: "10.254.0.0/16")));
+        Assert.True(PingFromPeer(1));
+        Assert.Equal(0ul, Hits(1).Packets);
+
+        Apply(Rule(2, Spec(protocol: 1, src: $"{_ns.PeerAddress}/24")));
+        Assert.False(PingFromPeer(2));
+        Assert.Equal(2ul, Hits(2).Packets);
+    }
+
+    [Fact]
+    public void Should_drop_IPv6_echo_requests_from_an_IPv6_source_and_leave_neighbour_discovery_alone()
+    {
+        Assert.True(PingFromPeer(1, ipv6: true));
+        Apply(Rule(1, Spec(protocol: 58, src: $"{_ns.PeerAddress6}/128", icmpType: 128)));
+
+        Assert.False(PingFromPeer(3, ipv6: true));
+        Assert.Equal(3ul, Hits(1).Packets);
+        Assert.True(PingFromPeer(1)); // IPv4 untouched
+    }
+
+    [Fact]
+    public void Should_drop_port_unreachable_errors_quoting_UDP_port_53_and_pass_the_others()
+    {
+        Apply(Rule(1, Spec(protocol: 1, icmpType: 3, icmpCode: 3, innerProtocol: 17, innerDport: Port(53))));
+        using var udp = new UdpClient(new IPEndPoint(_ns.HostAddress, 0));
+        for (var i = 0; i < 3; i++)
+        {
+            udp.Send([1, 2, 3], new IPEndPoint(_ns.PeerAddress, 53)); // nothing listens in the namespace: port unreachable
+            udp.Send([1, 2, 3], new IPEndPoint(_ns.PeerAddress, 54));
+        }
+
+        var passed = Shell.WaitFor(() => Maps.Icmp(_tracker).Where(e => e.Key.type == 3 && e.Key.hook == Conntrack.HookIngress).ToList(),
+            l => l.Sum(e => (long)e.Value.packets) >= 3, "the port-54 errors to arrive");
+        Assert.All(passed, e => Assert.Equal(54, e.Key.inner_dport));
+        Assert.Equal(3ul, Shell.WaitFor(() => Hits(1).Packets, n => n >= 3, "the port-53 errors to be dropped"));
+    }
+
+    [Fact]
+    public void Should_let_an_allow_rule_above_a_drop_rule_win()
+    {
+        Apply(Rule(1, Spec(protocol: 1, src: _ns.PeerAddress.ToString(), action: FilterAction.Allow), priority: 10),
+            Rule(2, Spec(protocol: 1, icmpType: 8), priority: 20));
+
+        Assert.True(PingFromPeer(3));
+        Assert.Equal(3ul, Hits(1).Packets);
+        Assert.Equal(0ul, Hits(2).Packets);
+
+        // The same two rules the other way round: the drop wins.
+        Apply(Rule(1, Spec(protocol: 1, src: _ns.PeerAddress.ToString(), action: FilterAction.Allow), priority: 30),
+            Rule(2, Spec(protocol: 1, icmpType: 8), priority: 20));
+        Assert.False(PingFromPeer(2));
+        Assert.Equal(2ul, Hits(2).Packets);
+    }
+
+    [Fact]
+    public void Should_count_a_monitor_rule_and_drop_nothing()
+    {
+        Apply(Rule(1, Spec(protocol: 1, icmpType: 8, action: FilterAction.Monitor)));
+
+        Assert.True(PingFromPeer(4));
+        Assert.Equal(4ul, Hits(1).Packets);
+        Assert.Equal(4ul, Maps.Stat(_tracker, Conntrack.HookIngress, StatId.Monitor).packets);
+        Assert.Equal(0ul, Maps.Stat(_tracker, Conntrack.HookIngress, StatId.Drop).packets);
+    }
+
+    // ---- Crafted frames through BPF_PROG_RUN: the corners, and the kernel against the compiler's reference.
+
+    private static readonly IPAddress A = IPAddress.Parse("10.1.2.3");
+    private static readonly IPAddress B = IPAddress.Parse("10.1.2.4");
+    private static readonly IPAddress C = IPAddress.Parse("10.2.0.9");
+    private static readonly IPAddress Router = IPAddress.Parse("10.9.9.9");
+
+    private uint Run(byte[] frame) => ProgramTestRun.RunXdp(_tracker.IngressProgram, frame);
+
+    private static byte[] PortUnreachable(IPAddress from, IPAddress to, byte[] quoted) =>
+        Frames.Icmp4(from, to, 3, 3, quoted.AsSpan(14, 20 + 8));
+
+    [Fact]
+    public void Should_match_ICMP_type_0_only_to_echo_replies()
+    {
+        Apply(Rule(1, Spec(protocol: 1, icmpType: 0)));
+
+        Assert.Equal(XdpDrop, Run(Frames.Icmp4(A, B, 0, 0, new byte[8])));
+        Assert.Equal(XdpPass, Run(Frames.Icmp4(A, B, 8, 0, new byte[8])));
+        Assert.Equal(XdpPass, Run(PortUnreachable(A, B, Frames.Udp4(B, 1000, A, 53, 4))));
+        Assert.Equal(XdpPass, Run(Frames.Udp4(A, 1000, B, 2000, 4))); // a UDP packet's "type" is not 0
+    }
+
+    [Fact]
+    public void Should_not_match_a_TCP_flags_rule_to_UDP()
+    {
+        Apply(Rule(1, Spec(protocol: 6, flags: 0, mask: 0x12))); // SYN and ACK clear: matches a bare FIN or RST, and no UDP
+
+        Assert.Equal(XdpDrop, Run(Frames.Tcp4(A, 1000, B, 80, 1, 0, 0x04, 0, 0)));
+        Assert.Equal(XdpPass, Run(Frames.Tcp4(A, 1000, B, 80, 1, 0, 0x10, 100, 0)));
+        Assert.Equal(XdpPass, Run(Frames.Udp4(A, 1000, B, 80, 4)));
+    }
+
+    [Fact]
+    public void Should_apply_inner_fields_only_to_ICMP_errors()
+    {
+        Apply(Rule(1, Spec(protocol: 1, innerProtocol: 17, innerDport: Port(53))));
+
+        Assert.Equal(XdpDrop, Run(PortUnreachable(Router, A, Frames.Udp4(A, 4000, C, 53, 4))));
+        Assert.Equal(XdpPass, Run(PortUnreachable(Router, A, Frames.Udp4(A, 4000, C, 54, 4))));
+        Assert.Equal(XdpPass, Run(Frames.Icmp4(Router, A, 8, 0, new byte[8]))); // quotes nothing
+        Assert.Equal(XdpPass, Run(Frames.Udp4(A, 4000, C, 53, 4)));             // plain UDP to 53 is not an error
+    }
+
+    [Fact]
+    public void Should_give_the_verdict_and_the_winning_rule_the_compiler_gives_for_random_rule_sets()
+    {
+        var rng = new Random(20261123);
+        var addresses = new[] { "10.1.0.0/16", "10.1.2.0/24", "10.1.2.3", "10.1.2.4", "10.2.0.0/16", "10.0.0.0/8" };
+        var hosts = new[] { A, B, C, Router, IPAddress.Parse("10.1.7.7"), IPAddress.Parse("192.168.1.1") };
+        var ranges = new[] { Port(53), Port(22), Port(23), new PortRange(80, 90), new PortRange(1000, 2000), new PortRange(0, 1023) };
+        var ports = new[] { 53, 22, 23, 80, 85, 91, 1000, 1500, 2001, 40000 };
+        T Pick<T>(T[] from) => from[rng.Next(from.Length)];
+        T? Maybe<T>(T[] from) where T : class => rng.Next(3) == 0 ? Pick(from) : null;
+        PortRange? MaybePort() => rng.Next(3) == 0 ? Pick(ranges) : null;
+
+        var dropped = 0;
+        var passed = 0;
+        var winners = new HashSet<int>();
+        for (var round = 0; round < 12; round++)
+        {
+            var rules = new List<FilterRule>();
+            for (var i = 0; i < 30; i++)
+            {
+                var action = (FilterAction)rng.Next(3);
+                FilterRuleSpec spec = rng.Next(4) switch
+                {
+                    0 => Spec(protocol: 6, src: Maybe(addresses), dst: Maybe(addresses), dport: MaybePort(), sport: MaybePort(),
+                        flags: rng.Next(2) == 0 ? (byte)0 : (byte)0x02, mask: rng.Next(2) == 0 ? (byte)0 : (byte)0x12, action: action),
+                    1 => Spec(protocol: 17, src: Maybe(addresses), dst: Maybe(addresses), dport: MaybePort(), sport: MaybePort(), action: action),
+                    2 => rng.Next(2) == 0
+                        ? Spec(protocol: 1, src: Maybe(addresses), icmpType: rng.Next(2) == 0 ? null : (byte)Pick(new[] { 0, 8, 3 }), action: action)
+                        : Spec(protocol: 1, icmpType: 3, icmpCode: rng.Next(2) == 0 ? null : (byte)3, innerProtocol: rng.Next(2) == 0 ? null : (byte)Pick(new[] { 6, 17 }),
+                            innerDst: Maybe(addresses), innerDport: null, action: action),
+                    _ => Spec(src: Maybe(addresses), dst: Maybe(addresses), action: action),
+                };
+                if (spec.InnerProtocol is 6 or 17 && rng.Next(2) == 0)
+                    spec = spec with { InnerDstPort = Pick(ranges) };
+                if ((spec.TcpFlags & ~spec.TcpFlagsMask) != 0)
+                    spec = spec with { TcpFlagsMask = (byte)(spec.TcpFlagsMask | spec.TcpFlags) };
+                rules.Add(Rule(round * 100 + i + 1, spec, priority: rng.Next(1000)));
+            }
+            var set = Apply(rules.ToArray());
+
+            for (var p = 0; p < 60; p++)
+            {
+                var (src, dst) = (Pick(hosts), Pick(hosts));
+                int sport = Pick(ports), dport = Pick(ports);
+                byte[] frame;
+                PacketFields fields;
+                switch (rng.Next(4))
+                {
+                    case 0:
+                        var flags = (byte)Pick(new[] { 0x02, 0x12, 0x10, 0x04, 0x01 });
+                        frame = Frames.Tcp4(src, sport, dst, dport, 1, 1, flags, 100, 0);
+                        fields = new PacketFields(6, src, dst, (ushort)sport, (ushort)dport, flags, 0, 0);
+                        break;
+                    case 1:
+                        frame = Frames.Udp4(src, sport, dst, dport, 4);
+                        fields = new PacketFields(17, src, dst, (ushort)sport, (ushort)dport, 0, 0, 0);
+                        break;
+                    case 2:
+                        var type = (byte)Pick(new[] { 0, 8 });
+                        frame = Frames.Icmp4(src, dst, type, 0, new byte[8]);
+                        fields = new PacketFields(1, src, dst, 0, 0, 0, type, 0);
+                        break;
+                    default:
+                        var (isrc, idst) = (Pick(hosts), Pick(hosts));
+                        var tcpInner = rng.Next(2) == 0;
+                        var quoted = tcpInner ? Frames.Tcp4(isrc, sport, idst, dport, 1, 0, 0x02, 100, 0) : Frames.Udp4(isrc, sport, idst, dport, 4);
+                        frame = PortUnreachable(src, dst, quoted);
+                        fields = new PacketFields(1, src, dst, 0, 0, 0, 3, 3, true, isrc, idst, (byte)(tcpInner ? 6 : 17), (ushort)sport, (ushort)dport);
+                        break;
+                }
+
+                var expected = set.Match(fields);
+                var before = expected is null ? default : Hits(expected.Id);
+                var verdict = Run(frame);
+
+                var what = $"round {round}, packet {p}: {fields} -> rule {expected?.Id.ToString() ?? "none"}";
+                Assert.True((expected?.Spec.Action == FilterAction.Drop ? XdpDrop : XdpPass) == verdict, what);
+                if (expected is not null)
+                {
+                    Assert.True(Hits(expected.Id).Packets == before.Packets + 1, what);
+                    winners.Add(expected.Id);
+                }
+                if (verdict == XdpDrop)
+                    dropped++;
+                else
+                    passed++;
+            }
+        }
+        // The random sets exercised both verdicts and many different rules.
+        Assert.True(dropped > 50 && passed > 50, $"dropped {dropped}, passed {passed}");
+        Assert.True(winners.Count > 30, $"{winners.Count} distinct winning rules");
+    }
+
+    [Fact]
+    public void Should_classify_by_the_latest_rule_set_after_many_changes()
+    {
+        var udp53 = Frames.Udp4(A, 1000, B, 53, 4);
+        var udp54 = Frames.Udp4(A, 1000, B, 54, 4);
+        for (var i = 0; i < 10; i++)
+        {
+            // Alternate between sets that differ in every table: addresses, ports, the rule count.
+            if (i % 2 == 0)
+                Apply(Rule(1, Spec(protocol: 17, dport: Port(53), src: "10.1.2.0/24")));
+            else
+                Apply(Rule(2, Spec(protocol: 17, dport: Port(54))), Rule(3, Spec(protocol: 6, dst: "10.9.0.0/16")));
+            Assert.Equal(i % 2 == 0 ? XdpDrop : XdpPass, Run(udp53));
+            Assert.Equal(i % 2 == 0 ? XdpPass : XdpDrop, Run(udp54));
+        }
+        Apply();
+        Assert.Equal(XdpPass, Run(udp53));
+        Assert.Equal(XdpPass, Run(udp54));
+    }
+}
