@@ -83,3 +83,6 @@ public sealed record FiltersResponse(long Version, IReadOnlyList<FilterRule> Rul
 /// <summary>The answer to a change: the rule as stored, or why nothing changed (Field names the input at fault).</summary>
 public sealed record FilterCommandResult(bool Ok, FilterRule? Rule, long Version, string? Error = null, string? Field = null, bool NotFound = false)
     : IPacketScopeMessage;
+
+/// <summary>Published by the rule store after every change, and once after recovery: every stored rule, enabled or not.</summary>
+public sealed record FilterRuleSetChanged(long Version, IReadOnlyList<FilterRule> Rules) : IPacketScopeMessage;

@@ -1,6 +1,7 @@
 // Composes and runs one PacketScope node: options, preflight checks, actors, REST API; exits non-zero on any start-up error.
 using Akka.Actor;
 using Akka.Hosting;
+using PacketScope.Actors.Guard;
 using PacketScope.Actors.Views;
 using PacketScope.Messages;
 using PacketScope.Native;
@@ -74,18 +75,22 @@ catch (IOException e)
     return 1;
 }
 
-// Ready when every interface is attached; a failure during start-up ends the node (everything detached).
+// Ready when every interface is attached with the stored filter rules in its kernel tables; a failure
+// during start-up ends the node (everything detached).
 var view = await app.Services.GetRequiredService<IRequiredActor<NodeViewActor>>().GetAsync();
+var guard = app.Services.GetRequiredService<GuardState>();
 var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
 while (true)
 {
     var status = await view.Ask<NodeStatus>(GetNodeStatus.Instance, TimeSpan.FromSeconds(5));
-    if (status.Ready)
+    if (status.Ready && guard.AppliedEverywhere(options.Interfaces))
         break;
     var failed = status.Interfaces.FirstOrDefault(i => i.State == "failed");
     if (failed is not null || DateTime.UtcNow > deadline)
     {
-        Console.Error.WriteLine($"packetscope: {failed?.Error ?? "interfaces did not attach within 30 s"}");
+        Console.Error.WriteLine($"packetscope: {failed?.Error ?? (status.Ready
+            ? "the stored filter rules were not in the kernel within 30 s; see the log for why"
+            : "interfaces did not attach within 30 s")}");
         await app.StopAsync();
         await app.DisposeAsync();
         return 1;

@@ -45,13 +45,7 @@ public sealed class FilterKernelSpecs : IDisposable
     private FilterHits Hits(int id) =>
         _tracker.Filters.ReadHits([(uint)id]).GetValueOrDefault((uint)id);
 
-    private bool PingFromPeer(int count, bool ipv6 = false)
-    {
-        var target = (ipv6 ? _ns.HostAddress6 : _ns.HostAddress).ToString();
-        var (code, _, _) = Shell.TryRun("ip", "netns", "exec", _ns.Namespace, "ping", ipv6 ? "-6" : "-4", "-c", count.ToString(),
-            "-i", "0.2", "-W", "1", "-q", target);
-        return code == 0;
-    }
+    private bool PingFromPeer(int count, bool ipv6 = false) => _ns.PingFromPeer(count, ipv6);
 
     /// <summary>Opens a TCP connection from the namespace to the host; true when the handshake completes within the timeout.</summary>
     private bool ConnectFromPeer(int port, double seconds = 1.5)

@@ -96,4 +96,63 @@ public sealed class FiltersApiSpecs : IDisposable
         Assert.Equal(3, third.GetProperty("id").GetInt32()); // 2 is never reused
         Assert.Equal("5000-5100", third.GetProperty("dst_port").GetString());
     }
+
+    /// <summary>Waits until every interface classifies by the store's latest rule set.</summary>
+    private static async Task WaitApplied(NodeProcess node)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
+        while (true)
+        {
+            using var response = await node.Http.GetAsync("/api/filters");
+            var version = response.Headers.GetValues("X-Rule-Set-Version").Single();
+            if (response.Headers.TryGetValues("X-Rule-Set-Applied", out var applied) && applied.Single() == version)
+                return;
+            Assert.True(DateTime.UtcNow < deadline, $"rule set version {version} not applied within 10 s");
+            await Task.Delay(50);
+        }
+    }
+
+    [Fact]
+    public async Task Should_enforce_rules_in_the_kernel_as_they_change_and_before_a_restarted_node_is_ready()
+    {
+        string token;
+        using (var node = Start())
+        {
+            token = File.ReadAllText(Path.Combine(_data, "api-token")).Trim();
+            Assert.True(_ns.PingFromPeer(1));
+
+            var (created, rule) = await Send(node, HttpMethod.Post, "/api/filters", """{"rule_type":"icmp","icmp_type":8,"comment":"no ping"}""", token);
+            Assert.Equal(HttpStatusCode.Created, created);
+            var id = rule.GetProperty("id").GetInt32();
+            await WaitApplied(node);
+            Assert.False(_ns.PingFromPeer(3));
+            var hits = node.GetJson($"/api/filters/{id}").GetProperty("hits");
+            Assert.Equal(3, hits.GetProperty("packets").GetInt64());
+            Assert.True(hits.GetProperty("last_hit").GetDateTimeOffset() > DateTimeOffset.UtcNow.AddMinutes(-1));
+
+            Assert.Equal(HttpStatusCode.OK, (await Send(node, HttpMethod.Post, $"/api/filters/{id}/disable", null, token)).Status);
+            await WaitApplied(node);
+            Assert.True(_ns.PingFromPeer(2));
+            Assert.Equal(HttpStatusCode.OK, (await Send(node, HttpMethod.Post, $"/api/filters/{id}/enable", null, token)).Status);
+            await WaitApplied(node);
+            Assert.False(_ns.PingFromPeer(2));
+
+            // A rejected change leaves the kernel as it was.
+            Assert.Equal(HttpStatusCode.BadRequest, (await Send(node, HttpMethod.Put, $"/api/filters/{id}", """{"icmp_type":300}""", token)).Status);
+            Assert.False(_ns.PingFromPeer(1));
+        }
+
+        using (var restarted = Start())
+        {
+            // Ready means the stored rules are in the kernel: blocked from the first ping, no waiting.
+            Assert.False(_ns.PingFromPeer(2));
+            var rule = Assert.Single(restarted.GetJson("/api/filters").EnumerateArray());
+            Assert.Equal(1, rule.GetProperty("id").GetInt32());
+            Assert.Equal(2, rule.GetProperty("hits").GetProperty("packets").GetInt64()); // a fresh program counts from zero
+
+            Assert.Equal(HttpStatusCode.OK, (await Send(restarted, HttpMethod.Delete, "/api/filters/1", null, token)).Status);
+            await WaitApplied(restarted);
+            Assert.True(_ns.PingFromPeer(2));
+        }
+    }
 }

@@ -33,7 +33,7 @@ public sealed class InterfaceSupervisionSpecs : TestKit, IDisposable
             ConntrackProgram.DefaultObjectPath, TimeSpan.FromSeconds(120), TimeSpan.FromSeconds(10));
         var bus = new TelemetryBus(Sys);
         var view = Sys.ActorOf(NodeViewActor.Props("node", [_ns.HostInterface], bus));
-        Sys.ActorOf(InterfacesActor.Props([_ns.HostInterface], settings, bus));
+        Sys.ActorOf(InterfacesActor.Props([_ns.HostInterface], settings, bus, new PacketScope.Actors.Guard.GuardState()));
 
         var first = Shell.WaitFor(() => Status(view), s => s.State == "attached", "the first attach");
         Assert.Equal(_ns.HostIndex, first.IfIndex);

@@ -13,6 +13,7 @@ public sealed class FilterStoreActor : ReceivePersistentActor, IWithTimers
     public const string Name = "filters";
     public const string DefaultPersistenceId = "packetscope-filter-rules";
     private const int PriorityStep = 10;
+    public const int MaxEnabledRules = CompiledRuleSet.MaxRules;
 
     private sealed class ExpireDue
     {
@@ -31,7 +32,11 @@ public sealed class FilterStoreActor : ReceivePersistentActor, IWithTimers
         _clock = clock ?? (() => DateTimeOffset.UtcNow);
 
         Recover<IFilterEvent>(Apply);
-        Recover<RecoveryCompleted>(_ => Timers.StartPeriodicTimer(ExpireDue.Instance, ExpireDue.Instance, TimeSpan.FromSeconds(1)));
+        Recover<RecoveryCompleted>(_ =>
+        {
+            Timers.StartPeriodicTimer(ExpireDue.Instance, ExpireDue.Instance, TimeSpan.FromSeconds(1));
+            PublishChange();
+        });
 
         Command<GetFilters>(_ => Sender.Tell(Snapshot()));
         Command<AddFilter>(c =>
@@ -39,6 +44,11 @@ public sealed class FilterStoreActor : ReceivePersistentActor, IWithTimers
             if (Conflict(c.Spec, exceptId: null) is { } error)
             {
                 Sender.Tell(error);
+                return;
+            }
+            if (c.Spec.Enabled && TooMany(exceptId: null) is { } full)
+            {
+                Sender.Tell(full);
                 return;
             }
             var now = _clock();
@@ -57,6 +67,11 @@ public sealed class FilterStoreActor : ReceivePersistentActor, IWithTimers
                 Sender.Tell(error);
                 return;
             }
+            if (c.Spec.Enabled && !old.Spec.Enabled && TooMany(exceptId: c.Id) is { } full)
+            {
+                Sender.Tell(full);
+                return;
+            }
             var rule = old with { Priority = c.Spec.Priority ?? old.Priority, Spec = c.Spec, UpdatedAt = _clock() };
             PersistAndReply(new FilterUpdated(rule), rule);
         });
@@ -70,6 +85,11 @@ public sealed class FilterStoreActor : ReceivePersistentActor, IWithTimers
             if (old.Spec.Enabled == c.Enabled)
             {
                 Sender.Tell(new FilterCommandResult(true, old, _version)); // already so: nothing to persist
+                return;
+            }
+            if (c.Enabled && TooMany(exceptId: c.Id) is { } full)
+            {
+                Sender.Tell(full);
                 return;
             }
             var rule = old with { Spec = old.Spec with { Enabled = c.Enabled }, UpdatedAt = _clock() };
@@ -92,6 +112,7 @@ public sealed class FilterStoreActor : ReceivePersistentActor, IWithTimers
                 PersistAll(due, e =>
                 {
                     Apply(e);
+                    PublishChange();
                     _log.Info("filter rule {0} expired", e.Id);
                 });
         });
@@ -110,6 +131,7 @@ public sealed class FilterStoreActor : ReceivePersistentActor, IWithTimers
         Persist(e, persisted =>
         {
             Apply(persisted);
+            PublishChange();
             sender.Tell(new FilterCommandResult(true, persisted is FilterRemoved ? rule : _rules[rule.Id], _version));
         });
     }
@@ -134,6 +156,17 @@ public sealed class FilterStoreActor : ReceivePersistentActor, IWithTimers
         }
         _version++;
     }
+
+    // The node's GuardActor (and, in a cluster, every node's) follows the rule set through this.
+    private void PublishChange() =>
+        Context.System.EventStream.Publish(new FilterRuleSetChanged(_version, Snapshot().Rules));
+
+    /// <summary>The kernel classifier holds a fixed number of enabled rules: refuse one more before it is stored.</summary>
+    private FilterCommandResult? TooMany(int? exceptId) =>
+        _rules.Values.Count(r => r.Spec.Enabled && r.Id != exceptId) >= MaxEnabledRules
+            ? new FilterCommandResult(false, null, _version,
+                $"{MaxEnabledRules} rules are enabled, the most the kernel classifier holds; disable or delete one first", "enabled")
+            : null;
 
     private FiltersResponse Snapshot() =>
         new(_version, _rules.Values.OrderBy(r => r.Priority).ThenBy(r => r.Id).ToList());

@@ -1,6 +1,7 @@
 // Owns one interface's tracker: loads the BPF object, attaches XDP and tcx, runs one child per map stream.
 using Akka.Actor;
 using Akka.Event;
+using PacketScope.Actors.Guard;
 using PacketScope.Actors.Telemetry;
 using PacketScope.Native;
 using PacketScope.Native.Shared;
@@ -17,16 +18,19 @@ public sealed class InterfaceActor : ReceiveActor, IWithTimers
     private readonly string _interface;
     private readonly ConntrackSettings _settings;
     private readonly TelemetryBus _bus;
+    private readonly GuardState _guard;
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private ConntrackProgram? _program;
     private int _ifindex;
     private string? _failure;
 
-    public InterfaceActor(string iface, ConntrackSettings settings, TelemetryBus bus)
+    public InterfaceActor(string iface, ConntrackSettings settings, TelemetryBus bus, GuardState guard)
     {
         _interface = iface;
         _settings = settings;
         _bus = bus;
+        _guard = guard;
+        Receive<FilterImageReady>(ready => ApplyFilters(ready.Image));
         // The kernel drops our links when the device goes away (driver reload, veth deleted); a
         // device that comes back under the same name has a new index. Either way: fail and reload.
         Receive<CheckInterface>(_ =>
@@ -53,8 +57,25 @@ public sealed class InterfaceActor : ReceiveActor, IWithTimers
 
     public static string ActorName(string iface) => $"iface-{Uri.EscapeDataString(iface)}";
 
-    public static Props Props(string iface, ConntrackSettings settings, TelemetryBus bus) =>
-        Akka.Actor.Props.Create(() => new InterfaceActor(iface, settings, bus));
+    public static Props Props(string iface, ConntrackSettings settings, TelemetryBus bus, GuardState guard) =>
+        Akka.Actor.Props.Create(() => new InterfaceActor(iface, settings, bus, guard));
+
+    private void ApplyFilters(FilterImage image)
+    {
+        if (_program is null || image.Version <= _program.Filters.AppliedVersion)
+            return;
+        try
+        {
+            _program.Filters.Apply(image);
+            _log.Info("{0}: filter rule set version {1} in the kernel ({2} rules)", _interface, image.Version, image.Rules.Count);
+        }
+        catch (Exception e) when (e is BpfException or ArgumentException)
+        {
+            // The previous generation stays active: packets keep the last complete rule set.
+            _log.Error(e, "{0}: filter rule set version {1} could not be written; version {2} stays", _interface, image.Version,
+                _program.Filters.AppliedVersion);
+        }
+    }
 
     protected override void PreStart()
     {
@@ -64,6 +85,9 @@ public sealed class InterfaceActor : ReceiveActor, IWithTimers
             if (ifindex == 0)
                 throw new BpfException(BpfException.ENODEV, $"find interface {_interface}");
             _program = ConntrackProgram.Load(_settings.ObjectPath, _settings.MaxFlows, _settings.MaxIcmp);
+            // Rules go in before the program is attached: no packet passes unfiltered at start-up.
+            if (_guard.Current is { } rules)
+                _program.Filters.Apply(rules);
             _program.Attach(_interface, ifindex, _settings.XdpMode);
         }
         catch (Exception e)
@@ -80,6 +104,11 @@ public sealed class InterfaceActor : ReceiveActor, IWithTimers
                 + "as VLAN 0 on ingress; `ethtool -K {0} rxvlan off` keeps the tags visible", _interface);
         _bus.Publish(new InterfaceStateChanged(_interface, ifindex, "attached", _settings.XdpMode.ToString().ToLowerInvariant(), null,
             DateTimeOffset.UtcNow, _program.Flows));
+
+        _guard.Register(_interface, _program.Filters);
+        Context.System.EventStream.Subscribe(Self, typeof(FilterImageReady));
+        if (_guard.Current is { } latest)
+            Self.Tell(new FilterImageReady(latest)); // published between the apply above and the subscription
 
         var stats = _program.Stats;
         var flowSpec = new MapStreamSpec<ps_flow_key, ps_flow_value>(
@@ -101,6 +130,7 @@ public sealed class InterfaceActor : ReceiveActor, IWithTimers
     {
         if (_program is null)
             return;
+        _guard.Unregister(_interface, _program.Filters);
         _program.Dispose();
         _program = null;
         _log.Info("{0}: detached", _interface);

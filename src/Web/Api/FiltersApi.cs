@@ -9,6 +9,7 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using PacketScope.Actors.Guard;
 using PacketScope.Messages;
+using PacketScope.Native;
 using PacketScope.Web.Api.Filters;
 using PacketScope.Web.Hosting;
 
@@ -50,19 +51,22 @@ public static class FiltersApi
             }
         });
 
-        filters.MapGet("", async (HttpContext http, IRequiredActor<FilterStoreActor> store) =>
+        filters.MapGet("", async (HttpContext http, IRequiredActor<FilterStoreActor> store, GuardState guard) =>
         {
             var rules = await (await store.GetAsync()).Ask<FiltersResponse>(GetFilters.Instance, s_askTimeout);
-            http.Response.Headers["X-Rule-Set-Version"] = rules.Version.ToString(System.Globalization.CultureInfo.InvariantCulture);
-            return Results.Json(new JsonArray(rules.Rules.Select(r => (JsonNode)FilterRuleJson.Write(r)).ToArray()), ConnectionsApi.Json);
+            VersionHeaders(http, rules.Version, guard);
+            var hits = guard.Hits(rules.Rules.Select(r => r.Id).ToList());
+            var offset = MonotonicClock.RealtimeOffsetNs();
+            return Results.Json(new JsonArray(rules.Rules.Select(r => (JsonNode)WithHits(r, hits, offset)).ToArray()), ConnectionsApi.Json);
         });
         filters.MapGet("/presets", () => Results.Json(FilterPresets.All, ConnectionsApi.Json));
-        filters.MapGet("/{id}", async (string id, IRequiredActor<FilterStoreActor> store) =>
+        filters.MapGet("/{id}", async (string id, HttpContext http, IRequiredActor<FilterStoreActor> store, GuardState guard) =>
         {
             var n = Id(id);
             var rules = await (await store.GetAsync()).Ask<FiltersResponse>(GetFilters.Instance, s_askTimeout);
+            VersionHeaders(http, rules.Version, guard);
             return rules.Rules.FirstOrDefault(r => r.Id == n) is { } rule
-                ? Results.Json(FilterRuleJson.Write(rule), ConnectionsApi.Json)
+                ? Results.Json(WithHits(rule, guard.Hits([rule.Id]), MonotonicClock.RealtimeOffsetNs()), ConnectionsApi.Json)
                 : NotFound(n);
         });
         filters.MapPost("", async (HttpRequest req, IRequiredActor<FilterStoreActor> store) =>
@@ -118,6 +122,29 @@ public static class FiltersApi
         result.Ok ? Results.Json(FilterRuleJson.Write(result.Rule!), ConnectionsApi.Json)
         : result.NotFound ? Results.Json(new ApiError(result.Error!, result.Field, result.Error), ConnectionsApi.Json, statusCode: 404)
         : Refused(result);
+
+    /// <summary>The rule as stored, with its kernel hit counters summed over this node's interfaces.</summary>
+    private static JsonObject WithHits(FilterRule rule, Dictionary<int, FilterHits> hits, long realtimeOffsetNs)
+    {
+        var o = FilterRuleJson.Write(rule);
+        var h = hits.GetValueOrDefault(rule.Id);
+        o["hits"] = new JsonObject
+        {
+            ["packets"] = h.Packets,
+            ["bytes"] = h.Bytes,
+            ["last_hit"] = h.LastHitNs == 0 ? null : MonotonicClock.ToWallClock(h.LastHitNs, realtimeOffsetNs),
+        };
+        return o;
+    }
+
+    // X-Rule-Set-Version: the store's version; X-Rule-Set-Applied: the oldest version any interface classifies by.
+    private static void VersionHeaders(HttpContext http, long version, GuardState guard)
+    {
+        http.Response.Headers["X-Rule-Set-Version"] = version.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        var applied = guard.Applied.Values.ToList();
+        if (applied.Count > 0)
+            http.Response.Headers["X-Rule-Set-Applied"] = applied.Min().ToString(System.Globalization.CultureInfo.InvariantCulture);
+    }
 
     // A duplicate or a conflict: 409, naming the rule it clashes with.
     private static IResult Refused(FilterCommandResult result) =>

@@ -22,6 +22,8 @@ public static class NodeHosting
         var settings = new ConntrackSettings(options.NodeName, options.Interval, options.XdpMode, options.MaxFlows, options.MaxIcmp,
             objectPath, options.FlowIdleTimeout, options.ClosedFlowTimeout);
         services.AddSingleton(options);
+        var guard = new GuardState();
+        services.AddSingleton(guard);
         // Rules and history: SQLite under --data (Akka.Persistence.Sql has no Hosting package here: HOCON).
         var database = Path.GetFullPath(Path.Combine(options.DataDirectory, "packetscope.db"))
             .Replace("\\", "\\\\").Replace("\"", "\\\""); // a HOCON quoted string
@@ -51,10 +53,12 @@ public static class NodeHosting
                     var view = system.ActorOf(NodeViewActor.Props(options.NodeName, options.Interfaces, bus), NodeViewActor.Name);
                     registry.Register<NodeViewActor>(view);
                     // A journal failure (a locked database, a full disk) stops a persistent actor: start it again, with backoff.
-                    registry.Register<FilterStoreActor>(system.ActorOf(BackoffSupervisor.Props(
+                    var store = system.ActorOf(BackoffSupervisor.Props(
                         Backoff.OnStop(FilterStoreActor.Props(), "store", TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(30), 0.2, maxNrOfRetries: -1)),
-                        FilterStoreActor.Name));
-                    var interfaces = system.ActorOf(InterfacesActor.Props(options.Interfaces, settings, bus), InterfacesActor.Name);
+                        FilterStoreActor.Name);
+                    registry.Register<FilterStoreActor>(store);
+                    registry.Register<GuardActor>(system.ActorOf(GuardActor.Props(store, guard), GuardActor.Name));
+                    var interfaces = system.ActorOf(InterfacesActor.Props(options.Interfaces, settings, bus, guard), InterfacesActor.Name);
                     registry.Register<InterfacesActor>(interfaces);
                     // Detach first, while the streams still run, so shutdown is orderly and every link is closed.
                     CoordinatedShutdown.Get(system).AddTask(CoordinatedShutdown.PhaseServiceStop, "detach-interfaces", async () =>

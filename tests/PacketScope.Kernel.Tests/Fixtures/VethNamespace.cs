@@ -81,6 +81,15 @@ public sealed class VethNamespace : IDisposable
     public void Ping(int count, bool ipv6 = false) =>
         Shell.Run("ping", ipv6 ? "-6" : "-4", "-c", count.ToString(), "-i", "0.2", "-W", "2", "-q", (ipv6 ? PeerAddress6 : PeerAddress).ToString());
 
+    /// <summary>Pings the host from the namespace (requests arrive through XDP); true when every reply came back.</summary>
+    public bool PingFromPeer(int count, bool ipv6 = false)
+    {
+        var target = (ipv6 ? HostAddress6 : HostAddress).ToString();
+        var (code, _, _) = Shell.TryRun("ip", "netns", "exec", Namespace, "ping", ipv6 ? "-6" : "-4", "-c", count.ToString(),
+            "-i", "0.2", "-W", "1", "-q", target);
+        return code == 0;
+    }
+
     public void Dispose()
     {
         Shell.TryRun("ip", "link", "del", HostInterface);

@@ -62,7 +62,7 @@ public static class FilterRuleJson
     };
 
     /// <summary>Fields a client may echo back from a GET that are the server's, not the rule's.</summary>
-    private static readonly HashSet<string> s_serverFields = ["id", "created_at", "updated_at"];
+    private static readonly HashSet<string> s_serverFields = ["id", "created_at", "updated_at", "hits"];
 
     /// <summary>Fields that only make sense for one protocol: dropped when the rule's protocol or type changes.</summary>
     private static readonly string[] s_protocolFields =
