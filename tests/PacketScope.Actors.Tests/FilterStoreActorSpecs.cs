@@ -105,4 +105,43 @@ public sealed class FilterStoreActorSpecs : TestKit
         Interlocked.Exchange(ref ticks, now.AddMinutes(6).UtcTicks);
         AwaitAssert(() => Assert.Equal([2], List(store).Rules.Select(r => r.Id)), TimeSpan.FromSeconds(5), TimeSpan.FromMilliseconds(200));
     }
+
+    [Fact]
+    public void Should_publish_the_whole_rule_set_after_recovery_and_after_every_change()
+    {
+        Sys.EventStream.Subscribe(TestActor, typeof(FilterRuleSetChanged));
+        var store = Sys.ActorOf(FilterStoreActor.Props($"filters-{Guid.NewGuid():N}"));
+        var recovered = ExpectMsg<FilterRuleSetChanged>(TimeSpan.FromSeconds(20)); // the first use creates the journal tables
+        Assert.Empty(recovered.Rules);
+
+        Ask(store, new AddFilter(Rule(23)));
+        var added = ExpectMsg<FilterRuleSetChanged>();
+        Assert.Equal(23, Assert.Single(added.Rules).Spec.DstPort!.From);
+        Assert.True(added.Version > recovered.Version);
+
+        Ask(store, new SetFilterEnabled(1, false));
+        Assert.False(Assert.Single(ExpectMsg<FilterRuleSetChanged>().Rules).Spec.Enabled);
+        Ask(store, new RemoveFilter(1));
+        Assert.Empty(ExpectMsg<FilterRuleSetChanged>().Rules);
+        Ask(store, new RemoveFilter(1)); // refused: nothing changed, nothing published
+        ExpectNoMsg(TimeSpan.FromMilliseconds(200));
+    }
+
+    [Fact]
+    public void Should_refuse_more_enabled_rules_than_the_kernel_holds_and_accept_disabled_ones()
+    {
+        var store = Sys.ActorOf(FilterStoreActor.Props($"filters-{Guid.NewGuid():N}", maxEnabled: 2));
+        Assert.True(Ask(store, new AddFilter(Rule(1))).Ok);
+        Assert.True(Ask(store, new AddFilter(Rule(2))).Ok);
+
+        var third = Ask(store, new AddFilter(Rule(3)));
+        Assert.False(third.Ok);
+        Assert.Equal("enabled", third.Field);
+        Assert.Contains("2 rules are enabled", third.Error);
+
+        Assert.True(Ask(store, new AddFilter(Rule(3) with { Enabled = false })).Ok); // stored, not in the kernel
+        Assert.False(Ask(store, new SetFilterEnabled(3, true)).Ok);
+        Assert.True(Ask(store, new SetFilterEnabled(1, false)).Ok);
+        Assert.True(Ask(store, new SetFilterEnabled(3, true)).Ok); // room again
+    }
 }

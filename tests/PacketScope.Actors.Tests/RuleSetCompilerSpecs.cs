@@ -4,6 +4,7 @@ using System.Net;
 using PacketScope.Actors.Guard;
 using PacketScope.Messages;
 using Xunit;
+using static PacketScope.Testing.TestRules;
 
 namespace PacketScope.Actors.Tests;
 
@@ -14,19 +15,6 @@ public sealed class RuleSetCompilerSpecs
     private static FilterRule Rule(FilterRuleSpec spec, int priority) =>
         new(Interlocked.Increment(ref s_id), priority, spec, DateTimeOffset.UnixEpoch, DateTimeOffset.UnixEpoch);
 
-    private static FilterRuleSpec Spec(byte protocol = 0, string? src = null, string? dst = null, PortRange? dport = null,
-        byte flags = 0, byte mask = 0, byte? icmpType = null, byte? icmpCode = null, byte? innerProtocol = null, PortRange? innerDport = null,
-        FilterAction action = FilterAction.Drop, PortRange? sport = null, string? innerSrc = null, string? innerDst = null, PortRange? innerSport = null) =>
-        new(FilterRuleType.Basic, protocol, Net(src), Net(dst), sport, dport, flags, mask, icmpType, icmpCode, Net(innerSrc), Net(innerDst),
-            innerProtocol, innerSport, innerDport, action, true, "", null, null);
-
-    private static AddressMatch? Net(string? cidr)
-    {
-        if (cidr is null)
-            return null;
-        var n = IPNetwork.Parse(cidr.Contains('/') ? cidr : cidr + (cidr.Contains(':') ? "/128" : "/32"));
-        return new AddressMatch(n.BaseAddress.ToString(), n.PrefixLength, n.BaseAddress.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6);
-    }
 
     private static PacketFields Packet(byte protocol, string src = "10.0.0.1", string dst = "10.0.0.2", ushort sport = 1000, ushort dport = 80,
         byte flags = 0, byte icmpType = 0, byte icmpCode = 0, bool inner = false, byte innerProtocol = 0, ushort innerDport = 0) =>

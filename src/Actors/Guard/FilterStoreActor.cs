@@ -23,12 +23,14 @@ public sealed class FilterStoreActor : ReceivePersistentActor, IWithTimers
     private readonly Dictionary<int, FilterRule> _rules = new();
     private readonly Func<DateTimeOffset> _clock;
     private readonly ILoggingAdapter _log = Context.GetLogger();
+    private readonly int _maxEnabled;
     private int _nextId = 1;
     private long _version;
 
-    public FilterStoreActor(string persistenceId, Func<DateTimeOffset>? clock = null)
+    public FilterStoreActor(string persistenceId, Func<DateTimeOffset>? clock = null, int maxEnabled = MaxEnabledRules)
     {
         PersistenceId = persistenceId;
+        _maxEnabled = maxEnabled;
         _clock = clock ?? (() => DateTimeOffset.UtcNow);
 
         Recover<IFilterEvent>(Apply);
@@ -122,8 +124,8 @@ public sealed class FilterStoreActor : ReceivePersistentActor, IWithTimers
 
     public ITimerScheduler Timers { get; set; } = null!;
 
-    public static Props Props(string persistenceId = DefaultPersistenceId, Func<DateTimeOffset>? clock = null) =>
-        Akka.Actor.Props.Create(() => new FilterStoreActor(persistenceId, clock));
+    public static Props Props(string persistenceId = DefaultPersistenceId, Func<DateTimeOffset>? clock = null, int maxEnabled = MaxEnabledRules) =>
+        Akka.Actor.Props.Create(() => new FilterStoreActor(persistenceId, clock, maxEnabled));
 
     private void PersistAndReply(IFilterEvent e, FilterRule rule)
     {
@@ -163,9 +165,9 @@ public sealed class FilterStoreActor : ReceivePersistentActor, IWithTimers
 
     /// <summary>The kernel classifier holds a fixed number of enabled rules: refuse one more before it is stored.</summary>
     private FilterCommandResult? TooMany(int? exceptId) =>
-        _rules.Values.Count(r => r.Spec.Enabled && r.Id != exceptId) >= MaxEnabledRules
+        _rules.Values.Count(r => r.Spec.Enabled && r.Id != exceptId) >= _maxEnabled
             ? new FilterCommandResult(false, null, _version,
-                $"{MaxEnabledRules} rules are enabled, the most the kernel classifier holds; disable or delete one first", "enabled")
+                $"{_maxEnabled} rules are enabled, the most the kernel classifier holds; disable or delete one first", "enabled")
             : null;
 
     private FiltersResponse Snapshot() =>
