@@ -66,7 +66,8 @@ public sealed record FilterRule(int Id, int Priority, FilterRuleSpec Spec, DateT
 
 public sealed record AddFilter(FilterRuleSpec Spec) : IPacketScopeMessage;
 
-public sealed record UpdateFilter(int Id, FilterRuleSpec Spec) : IPacketScopeMessage;
+/// <summary>IfUpdatedAt: refuse if the rule changed since it was read with that UpdatedAt (PUT merges onto what it read).</summary>
+public sealed record UpdateFilter(int Id, FilterRuleSpec Spec, DateTimeOffset? IfUpdatedAt = null) : IPacketScopeMessage;
 
 public sealed record RemoveFilter(int Id) : IPacketScopeMessage;
 
@@ -81,8 +82,9 @@ public sealed record GetFilters : IPacketScopeMessage
 public sealed record FiltersResponse(long Version, IReadOnlyList<FilterRule> Rules) : IPacketScopeMessage;
 
 /// <summary>The answer to a change: the rule as stored, or why nothing changed (Field names the input at fault).</summary>
-public sealed record FilterCommandResult(bool Ok, FilterRule? Rule, long Version, string? Error = null, string? Field = null, bool NotFound = false)
-    : IPacketScopeMessage;
+/// <summary>Stale: an UpdateFilter whose IfUpdatedAt no longer held (the caller may read again and retry).</summary>
+public sealed record FilterCommandResult(bool Ok, FilterRule? Rule, long Version, string? Error = null, string? Field = null, bool NotFound = false,
+    bool Stale = false) : IPacketScopeMessage;
 
 /// <summary>Published by the rule store after every change, and once after recovery: every stored rule, enabled or not.</summary>
 public sealed record FilterRuleSetChanged(long Version, IReadOnlyList<FilterRule> Rules) : IPacketScopeMessage;

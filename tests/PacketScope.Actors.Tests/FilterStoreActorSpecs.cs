@@ -144,4 +144,18 @@ public sealed class FilterStoreActorSpecs : TestKit
         Assert.True(Ask(store, new SetFilterEnabled(1, false)).Ok);
         Assert.True(Ask(store, new SetFilterEnabled(3, true)).Ok); // room again
     }
+
+    [Fact]
+    public void Should_refuse_an_update_based_on_a_rule_that_changed_since_it_was_read()
+    {
+        var clock = DateTimeOffset.UnixEpoch;
+        var store = Sys.ActorOf(FilterStoreActor.Props($"filters-{Guid.NewGuid():N}", () => clock = clock.AddSeconds(1)));
+        var read = Ask(store, new AddFilter(Rule(23))).Rule!;
+        Assert.True(Ask(store, new UpdateFilter(read.Id, read.Spec with { Comment = "first" }, read.UpdatedAt)).Ok);
+
+        var second = Ask(store, new UpdateFilter(read.Id, read.Spec with { Comment = "second" }, read.UpdatedAt));
+        Assert.False(second.Ok);
+        Assert.True(second.Stale);
+        Assert.Equal("first", Assert.Single(List(store).Rules).Spec.Comment);
+    }
 }

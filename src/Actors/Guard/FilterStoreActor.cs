@@ -64,6 +64,12 @@ public sealed class FilterStoreActor : ReceivePersistentActor, IWithTimers
                 Sender.Tell(NotFound(c.Id));
                 return;
             }
+            if (c.IfUpdatedAt is { } read && read != old.UpdatedAt)
+            {
+                Sender.Tell(new FilterCommandResult(false, old, _version,
+                    $"filter rule {c.Id} changed after this request read it; read it again and retry", "rule", Stale: true));
+                return;
+            }
             if (Conflict(c.Spec, exceptId: c.Id) is { } error)
             {
                 Sender.Tell(error);

@@ -86,11 +86,18 @@ public static class FiltersApi
             if (body.TryGetProperty("id", out var bodyId) && (!bodyId.TryGetInt32(out var b) || b != n))
                 throw new BadRequestException("id", $"the body's id {bodyId.GetRawText()} is not the id in the path ({n})");
             var actor = await store.GetAsync();
-            var rules = await actor.Ask<FiltersResponse>(GetFilters.Instance, s_askTimeout);
-            if (rules.Rules.FirstOrDefault(r => r.Id == n) is not { } existing)
-                return NotFound(n);
-            var spec = FilterRuleParser.Parse(FilterRuleJson.Merge(existing, body), DateTimeOffset.UtcNow);
-            return Answer(await actor.Ask<FilterCommandResult>(new UpdateFilter(n, spec), s_askTimeout));
+            // The merge happens here, on the rule as read: the store refuses it if another change came in
+            // between, and the merge is done again on the fresh rule (a lost update is never possible).
+            for (var attempt = 1; ; attempt++)
+            {
+                var rules = await actor.Ask<FiltersResponse>(GetFilters.Instance, s_askTimeout);
+                if (rules.Rules.FirstOrDefault(r => r.Id == n) is not { } existing)
+                    return NotFound(n);
+                var spec = FilterRuleParser.Parse(FilterRuleJson.Merge(existing, body), DateTimeOffset.UtcNow);
+                var result = await actor.Ask<FilterCommandResult>(new UpdateFilter(n, spec, existing.UpdatedAt), s_askTimeout);
+                if (!result.Stale || attempt == 3)
+                    return Answer(result);
+            }
         });
         filters.MapDelete("/{id}", async (string id, IRequiredActor<FilterStoreActor> store) =>
             Answer(await (await store.GetAsync()).Ask<FilterCommandResult>(new RemoveFilter(Id(id)), s_askTimeout)));
