@@ -46,6 +46,13 @@ public sealed unsafe class FilterTables
     private readonly uint[][][] _smallShadow;
     private readonly HashSet<uint> _countedIds = new();
     private uint _activeGen;
+    private long _lastFlip;
+
+    /// <summary>
+    /// The least time between a flip and rewriting the generation packets used before it. An XDP run that
+    /// read the old generation lasts microseconds (softirq, not preemptible); this leaves a wide margin.
+    /// </summary>
+    public static readonly TimeSpan GenerationGrace = TimeSpan.FromMilliseconds(5);
 
     internal FilterTables(BpfObject obj)
     {
@@ -105,6 +112,9 @@ public sealed unsafe class FilterTables
         if (CheckFits(image) is { } tooBig)
             throw new ArgumentException(tooBig, nameof(image));
         var gen = _activeGen ^ 1;
+        var since = System.Diagnostics.Stopwatch.GetElapsedTime(_lastFlip);
+        if (_lastFlip != 0 && since < GenerationGrace)
+            Thread.Sleep(GenerationGrace - since);
 
         WriteVectors(gen, image);
         WriteAddresses(gen, image);
@@ -113,6 +123,7 @@ public sealed unsafe class FilterTables
         WriteRules(gen, image);
         _gens.Update(gen, Header(image));
         _active.Update(0u, new ps_filter_active { gen = gen });
+        _lastFlip = System.Diagnostics.Stopwatch.GetTimestamp();
         _activeGen = gen;
         AppliedVersion = image.Version;
 
