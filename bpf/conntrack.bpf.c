@@ -106,6 +106,23 @@ struct {
 	__type(value, struct ps_filter_mask);
 } ps_filter_masks SEC(".maps");
 
+/* Never read by the programs: user space puts the inner map in ps_filter_sync after each flip,
+ * and the kernel answers that update only after an RCU grace period (synchronize_rcu), so no
+ * packet still uses the generation the loader is about to rewrite. */
+struct ps_filter_sync_map {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} ps_filter_sync_inner SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__array(values, struct ps_filter_sync_map);
+} ps_filter_sync SEC(".maps");
+
 /* The running AND of one packet's vectors: too big for the stack. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -274,11 +291,16 @@ full:
 	return -1;
 }
 
-/* XDP calls the flow update through this global function: its stack frame then does not add to
- * the classifier's (the combined limit is 512 bytes). */
+/* Both hooks call the flow update through a global function: its stack frame then does not add
+ * to the parser's and the classifier's (the combined limit is 512 bytes). */
 __noinline int ps_flow_update_ingress(const struct ps_pkt *p, __u32 segs, __u64 frame_len)
 {
 	return ps_flow_update(p, PS_HOOK_INGRESS, segs, frame_len);
+}
+
+__noinline int ps_flow_update_egress(const struct ps_pkt *p, __u32 segs, __u64 frame_len)
+{
+	return ps_flow_update(p, PS_HOOK_EGRESS, segs, frame_len);
 }
 
 /* The ICMP map key of a message: outer fields, and for an error the packet it quotes. Returns
@@ -385,6 +407,7 @@ __noinline int ps_filter_packet(const struct ps_pkt *p, const struct ps_icmp_key
 	__builtin_memcpy(fp.dst, p->dst, 16);
 	fp.proto = p->proto;
 	fp.v6 = p->family == PS_AF_INET6;
+	fp.l4_unknown = p->later_frag;
 	if (!p->later_frag) {
 		if (p->proto == IPPROTO_TCP || p->proto == IPPROTO_UDP) {
 			fp.sport = p->sport;
@@ -530,10 +553,12 @@ classify:
 	if (hook == PS_HOOK_INGRESS)
 		ps_flow_update_ingress(&p, segs, frame_len);
 	else
-		ps_flow_update(&p, hook, segs, frame_len);
+		ps_flow_update_egress(&p, segs, frame_len);
 	return PS_VERDICT_PASS;
 malformed:
 	ps_count(hook, PS_STAT_MALFORMED, segs, frame_len);
+	if (hook == PS_HOOK_INGRESS && ps_filter_rules_loaded())
+		return PS_VERDICT_DROP;
 	return PS_VERDICT_PASS;
 }
 

@@ -44,7 +44,7 @@
 #define PS_ICMPV6_ECHO_REPLY 129
 
 #define PS_MAX_VLAN_TAGS 2
-#define PS_MAX_IPV6_EXT 6       /* extension headers skipped before giving up on L4 */
+#define PS_MAX_IPV6_EXT 4       /* extension headers skipped before giving up on L4 (verifier cost grows fast) */
 #define PS_MAX_QUOTED_IPV6_EXT 2
 #define PS_VLAN_NONE (-1)       /* no VLAN tag offloaded into the skb */
 #define PS_TC_PULL_LEN 256      /* bytes made linear on egress: covers the headers we read */

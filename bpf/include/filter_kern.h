@@ -37,7 +37,7 @@ struct ps_filter_pkt {
 	__u8 inner_proto;
 	__u8 has_inner;
 	__u8 v6;
-	__u8 _pad;
+	__u8 l4_unknown; /* a later fragment: no transport header */
 };
 
 /* The running intersection: acc->w is valid in [*lo, *hi). */
@@ -274,6 +274,14 @@ __noinline int ps_filter_classify(const struct ps_filter_pkt *fp, __u64 frame_le
 		PS_FILTER_STEP(ps_filter_addr_vec(g, fp, gen, PS_FF_SRC));
 	if (fields & (1 << PS_FF_DST))
 		PS_FILTER_STEP(ps_filter_addr_vec(g, fp, gen, PS_FF_DST));
+	if (fp->l4_unknown) {
+		/* As iptables: rules on ports, flags or ICMP fields never match a later fragment. */
+		if (fields & (1 << PS_FF_PROTO))
+			PS_FILTER_STEP(ps_filter_small_vec(gen, PS_FF_PROTO, fp->proto));
+		if (fields & (1 << PS_FF_NO_L4))
+			PS_FILTER_STEP(g->no_l4_vec);
+		goto done;
+	}
 	if (fields & (1 << PS_FF_DPORT))
 		PS_FILTER_STEP(ps_filter_port_vec(gen, PS_FF_DPORT, fp->dport));
 	if (fields & (1 << PS_FF_SPORT))
@@ -298,6 +306,7 @@ __noinline int ps_filter_classify(const struct ps_filter_pkt *fp, __u64 frame_le
 	} else if (fields & (1 << PS_FF_NO_INNER)) {
 		PS_FILTER_STEP(g->no_inner_vec);
 	}
+done:
 	/* No field constrained at all (rules that match everything): every rule is in. */
 	if (st.first) {
 		st.lo = 0;
@@ -318,6 +327,23 @@ __noinline int ps_filter_classify(const struct ps_filter_pkt *fp, __u64 frame_le
 	ps_filter_count_hit(rule->id, frame_len);
 	*action = rule->action;
 	return rule->action == PS_FILTER_DROP ? PS_VERDICT_DROP : PS_VERDICT_PASS;
+}
+
+/* Whether any rule is loaded: then what the parser cannot read (a first fragment too short for its
+ * transport header, an IPv6 extension chain longer than we walk) is dropped rather than let past
+ * rules it might have matched (RFC 1858's tiny fragments). */
+static __always_inline int ps_filter_rules_loaded(void)
+{
+	struct ps_filter_active *active;
+	struct ps_filter_gen *g;
+	__u32 zero = 0, gen;
+
+	active = bpf_map_lookup_elem(&ps_filter_active_gen, &zero);
+	if (!active)
+		return 0;
+	gen = active->gen & 1;
+	g = bpf_map_lookup_elem(&ps_filter_gens, &gen);
+	return g && g->rules > 0;
 }
 
 #endif /* __FILTER_KERN_H */

@@ -35,6 +35,7 @@ enum ps_filter_field {
 	PS_FF_TCP_FLAGS,
 	PS_FF_INNER_PROTO,
 	PS_FF_NO_INNER, /* a packet that quotes nothing: only rules without inner fields */
+	PS_FF_NO_L4,    /* a later fragment: only rules without port, flag, ICMP or inner fields */
 	PS_FF_MAX,
 };
 
@@ -61,6 +62,8 @@ struct ps_filter_gen {
 	__u32 words;   /* 64-bit words in use in every vector: (rules + 63) / 64 */
 	__u32 fields;  /* bit per enum ps_filter_field that some rule constrains */
 	__u32 no_inner_vec;
+	__u32 no_l4_vec;
+	__u32 _pad;
 	/* Per family (0: IPv4, 1: IPv6) and address field: the /0 vector and the other prefix
 	 * lengths present, longest first. */
 	__u32 any_vec[2][PS_FILTER_ADDR_FIELDS];

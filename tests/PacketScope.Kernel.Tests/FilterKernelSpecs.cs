@@ -216,6 +216,47 @@ public sealed class FilterKernelSpecs : IDisposable
     private static byte[] PortUnreachable(IPAddress from, IPAddress to, byte[] quoted) =>
         Frames.Icmp4(from, to, 3, 3, quoted.AsSpan(14, 20 + 8));
 
+    /// <summary>The frame as an IPv4 fragment: offset in 8-byte units, MF, and optionally cut to <paramref name="l4Bytes"/> of its L4 header.</summary>
+    private static byte[] Fragment(byte[] frame, int offset, bool more, int? l4Bytes = null)
+    {
+        var f = l4Bytes is { } n ? frame.AsSpan(0, 14 + 20 + n).ToArray() : (byte[])frame.Clone();
+        var ip = f.AsSpan(14, 20);
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt16BigEndian(ip[2..], (ushort)(f.Length - 14));
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt16BigEndian(ip[6..], (ushort)((more ? 0x2000 : 0) | offset));
+        ip[10] = ip[11] = 0;
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt16BigEndian(ip[10..], Frames.Checksum(ip));
+        return f;
+    }
+
+    [Fact]
+    public void Should_match_later_fragments_only_with_rules_that_need_no_transport_header()
+    {
+        var later = Fragment(Frames.Udp4(A, 53, B, 4000, 64), offset: 185, more: false); // bytes 1480.. of a DNS answer
+        Apply(Rule(1, Spec(protocol: 17, sport: Port(53), action: FilterAction.Allow)), Rule(2, Spec(protocol: 17, dport: new PortRange(0, 65535))));
+        Assert.Equal(XdpPass, Run(later)); // neither port rule can see a port: no match
+        Assert.Equal(XdpDrop, Run(Frames.Udp4(A, 1000, B, 4000, 4)));
+
+        Apply(Rule(3, Spec(protocol: 17, src: "10.1.2.0/24")));
+        Assert.Equal(XdpDrop, Run(later)); // an address rule does
+        Assert.Equal(1ul, Hits(3).Packets);
+
+        Apply(Rule(4, Spec(protocol: 1, icmpType: 0)));
+        Assert.Equal(XdpPass, Run(Fragment(Frames.Icmp4(A, B, 8, 0, new byte[64]), offset: 10, more: false))); // not "type 0"
+    }
+
+    [Fact]
+    public void Should_drop_a_first_fragment_too_short_for_its_TCP_header_once_rules_are_loaded()
+    {
+        var tiny = Fragment(Frames.Tcp4(A, 40000, B, 22, 1, 0, 0x02, 100, 0), offset: 0, more: true, l4Bytes: 8); // RFC 1858
+        Assert.Equal(XdpPass, Run(tiny)); // no rules: the Guarder is off, the packet is only counted
+        var malformed = Maps.Stat(_tracker, Conntrack.HookIngress, StatId.Malformed).packets;
+
+        Apply(Rule(1, Spec(protocol: 6, dport: Port(22))));
+        Assert.Equal(XdpDrop, Run(tiny));
+        Assert.Equal(malformed + 1, Maps.Stat(_tracker, Conntrack.HookIngress, StatId.Malformed).packets);
+        Assert.Equal(XdpPass, Run(Frames.Tcp4(A, 40000, B, 23, 1, 0, 0x02, 100, 0)));
+    }
+
     [Fact]
     public void Should_match_ICMP_type_0_only_to_echo_replies()
     {
@@ -266,7 +307,8 @@ public sealed class FilterKernelSpecs : IDisposable
         for (var round = 0; round < 12; round++)
         {
             var rules = new List<FilterRule>();
-            for (var i = 0; i < 30; i++)
+            var count = round % 3 == 2 ? 150 : 30; // 150 rules: vectors of three words, winners beyond the first
+            for (var i = 0; i < count; i++)
             {
                 var action = (FilterAction)rng.Next(3);
                 FilterRuleSpec spec = rng.Next(4) switch
@@ -284,7 +326,7 @@ public sealed class FilterKernelSpecs : IDisposable
                     spec = spec with { InnerDstPort = Pick(ranges) };
                 if ((spec.TcpFlags & ~spec.TcpFlagsMask) != 0)
                     spec = spec with { TcpFlagsMask = (byte)(spec.TcpFlagsMask | spec.TcpFlags) };
-                rules.Add(Rule(round * 100 + i + 1, spec, priority: rng.Next(1000)));
+                rules.Add(Rule(round * 1000 + i + 1, spec, priority: rng.Next(1000)));
             }
             var set = Apply(rules.ToArray());
 
@@ -294,8 +336,19 @@ public sealed class FilterKernelSpecs : IDisposable
                 int sport = Pick(ports), dport = Pick(ports);
                 byte[] frame;
                 PacketFields fields;
-                switch (rng.Next(4))
+                switch (rng.Next(5))
                 {
+                    case 4:
+                        var proto = (byte)Pick(new[] { 6, 17, 1 });
+                        var whole = proto switch
+                        {
+                            6 => Frames.Tcp4(src, sport, dst, dport, 1, 1, 0x10, 100, 64),
+                            17 => Frames.Udp4(src, sport, dst, dport, 64),
+                            _ => Frames.Icmp4(src, dst, 8, 0, new byte[64]),
+                        };
+                        frame = Fragment(whole, offset: 100, more: rng.Next(2) == 0);
+                        fields = new PacketFields(proto, src, dst, 0, 0, 0, 0, 0, L4Unknown: true);
+                        break;
                     case 0:
                         var flags = (byte)Pick(new[] { 0x02, 0x12, 0x10, 0x04, 0x01 });
                         frame = Frames.Tcp4(src, sport, dst, dport, 1, 1, flags, 100, 0);

@@ -100,6 +100,13 @@ public static class KernelRuleSet
             noInner = Intern(set.NoInner);
         }
 
+        uint noL4 = 0;
+        if (!set.NoL4.Equals(all))
+        {
+            fields |= 1u << (int)FilterField.NoL4;
+            noL4 = Intern(set.NoL4);
+        }
+
         return new FilterImage
         {
             Version = version,
@@ -108,6 +115,7 @@ public static class KernelRuleSet
             Fields = fields,
             Vectors = vectors,
             NoInnerVector = noInner,
+            NoL4Vector = noL4,
             AnyVector = any,
             Addresses = addresses,
             Ports = ports,

@@ -38,11 +38,14 @@ public sealed class RuleVector : IEquatable<RuleVector>
 /// <summary>A prefix of a <paramref name="Bits"/>-bit key (addresses, ports, ICMP type/code) and its vector.</summary>
 public sealed record PrefixEntry(UInt128 Value, int Length, RuleVector Rules);
 
-/// <summary>The fields of one packet that rules look at. Inner* only for ICMP errors (HasInner).</summary>
+/// <summary>
+/// The fields of one packet that rules look at. Inner* only for ICMP errors (HasInner). L4Unknown: a non-first
+/// fragment, whose ports, flags and ICMP header are not in the packet; only rules that constrain none of them match.
+/// </summary>
 public sealed record PacketFields(
     byte Protocol, IPAddress Src, IPAddress Dst, ushort SrcPort, ushort DstPort, byte TcpFlags, byte IcmpType, byte IcmpCode,
     bool HasInner = false, IPAddress? InnerSrc = null, IPAddress? InnerDst = null, byte InnerProtocol = 0,
-    ushort InnerSrcPort = 0, ushort InnerDstPort = 0);
+    ushort InnerSrcPort = 0, ushort InnerDstPort = 0, bool L4Unknown = false);
 
 public sealed class CompiledRuleSet
 {
@@ -77,6 +80,8 @@ public sealed class CompiledRuleSet
     public List<PrefixEntry> InnerDstPort { get; } = new();
     /// <summary>For packets that quote nothing: the rules without inner fields.</summary>
     public RuleVector NoInner { get; internal set; } = null!;
+    /// <summary>For packets whose transport header is not there (later fragments): rules with no port, flag, ICMP or inner field.</summary>
+    public RuleVector NoL4 { get; internal set; } = null!;
 
     /// <summary>The first (highest-priority) rule matching the packet, by the same lookups the kernel does.</summary>
     public FilterRule? Match(PacketFields p)
@@ -89,12 +94,23 @@ public sealed class CompiledRuleSet
             Protocol[p.Protocol],
             Longest(v6 ? Src6 : Src4, Key(p.Src), v6 ? 128 : 32),
             Longest(v6 ? Dst6 : Dst4, Key(p.Dst), v6 ? 128 : 32),
-            Longest(SrcPort, p.SrcPort, 16),
-            Longest(DstPort, p.DstPort, 16),
-            TcpFlags[p.TcpFlags],
-            Longest(Icmp, (UInt128)(p.IcmpType << 8 | p.IcmpCode), 16),
         };
-        if (p.HasInner)
+        if (p.L4Unknown)
+        {
+            vectors.Add(NoL4);
+        }
+        else
+        {
+            vectors.Add(Longest(SrcPort, p.SrcPort, 16));
+            vectors.Add(Longest(DstPort, p.DstPort, 16));
+            vectors.Add(TcpFlags[p.TcpFlags]);
+            vectors.Add(Longest(Icmp, (UInt128)(p.IcmpType << 8 | p.IcmpCode), 16));
+        }
+        if (p.L4Unknown)
+        {
+            // NoL4 already excludes every rule with inner fields.
+        }
+        else if (p.HasInner)
         {
             var i6 = p.InnerSrc!.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6;
             vectors.Add(Longest(i6 ? InnerSrc6 : InnerSrc4, Key(p.InnerSrc), i6 ? 128 : 32));
@@ -157,9 +173,14 @@ public static class RuleSetCompiler
         set.TcpFlags = FlagsTable(specs, words);
         set.InnerProtocol = ValueTable(specs, words, s => s.InnerProtocol);
         set.NoInner = new RuleVector(words);
+        set.NoL4 = new RuleVector(words);
         for (var i = 0; i < specs.Length; i++)
+        {
             if (!HasInner(specs[i]))
                 set.NoInner.Set(i);
+            if (!HasInner(specs[i]) && specs[i] is { SrcPort: null, DstPort: null, TcpFlagsMask: 0, IcmpType: null })
+                set.NoL4.Set(i);
+        }
 
         AddressTables(set.Src4, set.Src6, specs, words, s => s.SrcIp);
         AddressTables(set.Dst4, set.Dst6, specs, words, s => s.DstIp);

@@ -71,9 +71,12 @@ public sealed class InterfaceActor : ReceiveActor, IWithTimers
         }
         catch (Exception e) when (e is BpfException or ArgumentException)
         {
-            // The previous generation stays active: packets keep the last complete rule set.
-            _log.Error(e, "{0}: filter rule set version {1} could not be written; version {2} stays", _interface, image.Version,
-                _program.Filters.AppliedVersion);
+            // The previous generation stays active: packets keep the last complete rule set. Try the newest again soon
+            // (a transient ENOMEM); a newer image that arrives first makes the retry a no-op.
+            _log.Error(e, "{0}: filter rule set version {1} could not be written; version {2} stays; retrying in 2 s", _interface,
+                image.Version, _program.Filters.AppliedVersion);
+            if (_guard.Current is { } latest)
+                Timers.StartSingleTimer("filters-retry", new FilterImageReady(latest), TimeSpan.FromSeconds(2));
         }
     }
 

@@ -1,7 +1,8 @@
 // Writes a compiled rule set into the Guarder's kernel tables (bpf/include/filter_shared.h): the
 // inactive generation is filled, then one write flips ps_filter_active_gen, so packets see the old
 // rule set or the new one, never a mix. Only entries that differ from what that generation last
-// held are written or deleted.
+// held are written or deleted; after a failed write the generation is rewritten whole. After each
+// flip the loader waits for an RCU grace period, so no packet still uses the generation it rewrites next.
 using System.Buffers.Binary;
 using PacketScope.Native.Shared;
 
@@ -22,6 +23,7 @@ public sealed class FilterImage
     /// <summary>Vector id i + 1 is Vectors[i] (id 0 is the empty vector and is never stored).</summary>
     public IReadOnlyList<ulong[]> Vectors { get; init; } = [];
     public uint NoInnerVector { get; init; }
+    public uint NoL4Vector { get; init; }
     /// <summary>[family * 4 + field]: the /0 vector of each address field.</summary>
     public uint[] AnyVector { get; init; } = new uint[2 * FilterShared.AddrFields];
     public IReadOnlyList<FilterAddressEntry> Addresses { get; init; } = [];
@@ -38,21 +40,15 @@ public readonly record struct FilterHits(ulong Packets, ulong Bytes, ulong LastH
 
 public sealed unsafe class FilterTables
 {
-    private readonly BpfMap _active, _gens, _vecs, _addrs, _ports, _small, _rules, _hits;
+    private readonly BpfMap _active, _gens, _vecs, _addrs, _ports, _small, _rules, _hits, _sync, _syncInner;
     // What each generation holds now, so the next fill writes only the difference.
     private readonly int[] _vectorCount = new int[FilterShared.Gens];
     private readonly HashSet<ps_filter_addr_key>[] _addrKeys = [new(), new()];
     private readonly uint[][][] _portShadow;
     private readonly uint[][][] _smallShadow;
     private readonly HashSet<uint> _countedIds = new();
+    private readonly bool[] _dirty = new bool[FilterShared.Gens];
     private uint _activeGen;
-    private long _lastFlip;
-
-    /// <summary>
-    /// The least time between a flip and rewriting the generation packets used before it. An XDP run that
-    /// read the old generation lasts microseconds (softirq, not preemptible); this leaves a wide margin.
-    /// </summary>
-    public static readonly TimeSpan GenerationGrace = TimeSpan.FromMilliseconds(5);
 
     internal FilterTables(BpfObject obj)
     {
@@ -64,6 +60,8 @@ public sealed unsafe class FilterTables
         _small = obj.Map(FilterShared.SmallMap);
         _rules = obj.Map(FilterShared.RulesMap);
         _hits = obj.Map(FilterShared.HitsMap);
+        _sync = obj.Map(FilterShared.SyncMap);
+        _syncInner = obj.Map(FilterShared.SyncInnerMap);
         _portShadow = NewShadow(FilterShared.PortFields, FilterShared.PortKeys);
         _smallShadow = NewShadow(FilterShared.SmallFields, FilterShared.SmallKeys);
         FillMasks(obj.Map(FilterShared.MasksMap));
@@ -88,7 +86,9 @@ public sealed unsafe class FilterTables
             {
                 var bits = Math.Clamp(len - 32 * k, 0, 32);
                 var mask = bits == 0 ? 0u : uint.MaxValue << (32 - bits);
-                values[len].m[k] = BinaryPrimitives.ReverseEndianness(mask); // network order, as the packet holds it
+                Span<byte> network = stackalloc byte[4]; // the packet's byte order, whatever the host's
+                BinaryPrimitives.WriteUInt32BigEndian(network, mask);
+                values[len].m[k] = System.Runtime.InteropServices.MemoryMarshal.Read<uint>(network);
             }
         }
         masks.UpdateBatch<uint, ps_filter_mask>(keys, values);
@@ -112,22 +112,28 @@ public sealed unsafe class FilterTables
         if (CheckFits(image) is { } tooBig)
             throw new ArgumentException(tooBig, nameof(image));
         var gen = _activeGen ^ 1;
-        var since = System.Diagnostics.Stopwatch.GetElapsedTime(_lastFlip);
-        if (_lastFlip != 0 && since < GenerationGrace)
-            Thread.Sleep(GenerationGrace - since);
-
-        WriteVectors(gen, image);
-        WriteAddresses(gen, image);
-        WriteArray(_ports, _portShadow[gen], image.Ports, gen, FilterShared.PortKeys);
-        WriteArray(_small, _smallShadow[gen], image.Small, gen, FilterShared.SmallKeys);
-        WriteRules(gen, image);
-        _gens.Update(gen, Header(image));
+        try
+        {
+            if (_dirty[gen])
+                Reset(gen);
+            WriteVectors(gen, image);
+            WriteAddresses(gen, image);
+            WriteArray(_ports, _portShadow[gen], image.Ports, gen, FilterShared.PortKeys);
+            WriteArray(_small, _smallShadow[gen], image.Small, gen, FilterShared.SmallKeys);
+            WriteRules(gen, image);
+            _gens.Update(gen, Header(image));
+        }
+        catch
+        {
+            _dirty[gen] = true; // what a half-done batch left there is unknown: rewrite it all next time
+            throw;
+        }
         _active.Update(0u, new ps_filter_active { gen = gen });
-        _lastFlip = System.Diagnostics.Stopwatch.GetTimestamp();
         _activeGen = gen;
         AppliedVersion = image.Version;
+        WaitForPacketsInFlight();
 
-        // Counters of rules that left the set go; those that stay keep counting.
+        // Counters of rules that left the set go (no packet can count them any more); those that stay keep counting.
         var live = image.Rules.Select(r => r.Id).ToHashSet();
         foreach (var id in _countedIds.Where(id => !live.Contains(id)).ToList())
         {
@@ -135,6 +141,39 @@ public sealed unsafe class FilterTables
             _countedIds.Remove(id);
         }
         _countedIds.UnionWith(live);
+    }
+
+    /// <summary>
+    /// Returns after an RCU grace period: the kernel answers an update of a map-in-map only once every
+    /// BPF program that might still see the old value has finished (maybe_wait_bpf_programs).
+    /// </summary>
+    private void WaitForPacketsInFlight() => _sync.Update(0u, _syncInner.Fd);
+
+    /// <summary>Empties a generation whose last write failed half-way, whatever it holds.</summary>
+    private void Reset(uint gen)
+    {
+        var vecKeys = new List<uint>();
+        var reader = _vecs.OpenBatchRead<uint, ps_filter_vec>();
+        var keys = new uint[64];
+        var values = new ps_filter_vec[64];
+        int n;
+        while ((n = reader.Next(keys, values)) > 0)
+            vecKeys.AddRange(keys.Take(n).Where(k => k / FilterShared.VecsPerGen == gen));
+        DeleteAll(_vecs, vecKeys.ToArray());
+
+        var addrKeys = new List<ps_filter_addr_key>();
+        var addrReader = _addrs.OpenBatchRead<ps_filter_addr_key, uint>();
+        var akeys = new ps_filter_addr_key[1024];
+        var avalues = new uint[1024];
+        while ((n = addrReader.Next(akeys, avalues)) > 0)
+            addrKeys.AddRange(akeys.Take(n).Where(k => k.gen == gen));
+        DeleteAll(_addrs, addrKeys.ToArray());
+
+        foreach (var table in _portShadow[gen].Concat(_smallShadow[gen]))
+            Array.Fill(table, uint.MaxValue); // no real id: every key is written again
+        _vectorCount[gen] = 0;
+        _addrKeys[gen] = new HashSet<ps_filter_addr_key>();
+        _dirty[gen] = false;
     }
 
     /// <summary>The hit counters of these rule ids, summed over CPUs; ids never hit are left out.</summary>
@@ -167,6 +206,7 @@ public sealed unsafe class FilterTables
             words = image.Rules.Count == 0 ? 0u : (uint)image.Words,
             fields = image.Fields,
             no_inner_vec = image.NoInnerVector,
+            no_l4_vec = image.NoL4Vector,
         };
         for (var i = 0; i < image.AnyVector.Length; i++)
             h.any_vec[i] = image.AnyVector[i];
@@ -248,13 +288,19 @@ public sealed unsafe class FilterTables
                 var id = table?[k] ?? 0;
                 if (shadow[f][k] == id)
                     continue;
-                shadow[f][k] = id;
                 keys.Add((uint)((gen * shadow.Length + f) * keysPerField + k));
                 values.Add(id);
             }
         }
-        if (keys.Count > 0)
-            map.UpdateBatch<uint, uint>(keys.ToArray(), values.ToArray());
+        if (keys.Count == 0)
+            return;
+        map.UpdateBatch<uint, uint>(keys.ToArray(), values.ToArray());
+        var perField = (uint)keysPerField;
+        for (var i = 0; i < keys.Count; i++)
+        {
+            var local = keys[i] - gen * (uint)shadow.Length * perField;
+            shadow[local / perField][local % perField] = values[i];
+        }
     }
 
     private void WriteRules(uint gen, FilterImage image)

@@ -15,6 +15,8 @@ public static class FilterShared
     public const string RulesMap = "ps_filter_rules";
     public const string HitsMap = "ps_filter_hits";
     public const string MasksMap = "ps_filter_masks";
+    public const string SyncMap = "ps_filter_sync";
+    public const string SyncInnerMap = "ps_filter_sync_inner";
 
     public const int MaxRules = 10_240;
     public const int Words = MaxRules / 64;
@@ -45,6 +47,7 @@ public enum FilterField
     TcpFlags,
     InnerProtocol,
     NoInner,
+    NoL4,
     Max,
 }
 
@@ -71,6 +74,8 @@ public unsafe struct ps_filter_gen
     public uint words;
     public uint fields;
     public uint no_inner_vec;
+    public uint no_l4_vec;
+    private uint _pad;
     public fixed uint any_vec[2 * FilterShared.AddrFields];
     public fixed byte nlens[2 * FilterShared.AddrFields];
     public fixed byte lens[2 * FilterShared.AddrFields * FilterShared.MaxLens];

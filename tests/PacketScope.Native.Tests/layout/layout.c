@@ -46,7 +46,7 @@ int main(void)
 
 	S(ps_filter_gen);
 	F(ps_filter_gen, version); F(ps_filter_gen, rules); F(ps_filter_gen, words); F(ps_filter_gen, fields);
-	F(ps_filter_gen, no_inner_vec); F(ps_filter_gen, any_vec); F(ps_filter_gen, nlens); F(ps_filter_gen, lens);
+	F(ps_filter_gen, no_inner_vec); F(ps_filter_gen, no_l4_vec); F(ps_filter_gen, any_vec); F(ps_filter_gen, nlens); F(ps_filter_gen, lens);
 
 	S(ps_filter_addr_key);
 	F(ps_filter_addr_key, gen); F(ps_filter_addr_key, family); F(ps_filter_addr_key, field); F(ps_filter_addr_key, len);
