@@ -80,9 +80,25 @@ catch (IOException e)
 var view = await app.Services.GetRequiredService<IRequiredActor<NodeViewActor>>().GetAsync();
 var guard = app.Services.GetRequiredService<GuardState>();
 var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+var stopping = app.Lifetime.ApplicationStopping;
 while (true)
 {
-    var status = await view.Ask<NodeStatus>(GetNodeStatus.Instance, TimeSpan.FromSeconds(5));
+    if (stopping.IsCancellationRequested)
+    {
+        // Stopped (SIGTERM, Ctrl+C) while starting: shut down in order, exit 0 as for any stop.
+        await app.WaitForShutdownAsync();
+        await app.DisposeAsync();
+        return 0;
+    }
+    NodeStatus status;
+    try
+    {
+        status = await view.Ask<NodeStatus>(GetNodeStatus.Instance, TimeSpan.FromSeconds(5), stopping);
+    }
+    catch (Exception e) when (e is TaskCanceledException or AskTimeoutException && stopping.IsCancellationRequested)
+    {
+        continue;
+    }
     if (status.Ready && guard.AppliedEverywhere(options.Interfaces))
         break;
     var failed = status.Interfaces.FirstOrDefault(i => i.State == "failed");

@@ -6,6 +6,7 @@ using Akka.Hosting;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
+using PacketScope.Actors.Guard;
 using PacketScope.Actors.Views;
 using PacketScope.Messages;
 using PacketScope.Web.Hosting;
@@ -68,11 +69,20 @@ public static class ConnectionsApi
             var actor = await view.GetAsync();
             return Results.Json(await actor.Ask<StatsResponse>(GetStats.Instance, s_askTimeout), Json);
         });
-        api.MapGet("/health", async (IRequiredActor<NodeViewActor> view) =>
+        api.MapGet("/health", async (IRequiredActor<NodeViewActor> view, GuardState guard, NodeOptions options) =>
         {
             var actor = await view.GetAsync();
             var status = await actor.Ask<NodeStatus>(GetNodeStatus.Instance, s_askTimeout);
-            return Results.Json(status, Json, statusCode: status.Ready ? 200 : 503);
+            // Ready: every interface attached, with the stored filter rules in its kernel tables.
+            var rulesIn = guard.AppliedEverywhere(options.Interfaces);
+            var body = JsonSerializer.SerializeToNode(status with { Ready = status.Ready && rulesIn }, Json)!.AsObject();
+            body["filters"] = new System.Text.Json.Nodes.JsonObject
+            {
+                ["version"] = guard.Current?.Version,
+                ["applied"] = new System.Text.Json.Nodes.JsonObject(guard.Applied.Select(a =>
+                    KeyValuePair.Create(a.Key, (System.Text.Json.Nodes.JsonNode?)a.Value))),
+            };
+            return Results.Json(body, Json, statusCode: status.Ready && rulesIn ? 200 : 503);
         });
         return app;
     }
