@@ -93,9 +93,9 @@ struct {
 } ps_filter_rules SEC(".maps");
 
 struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
-	__uint(max_entries, PS_FILTER_GENS * PS_FILTER_MAX_RULES);
-	__type(key, __u32); /* rule id */
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, PS_FILTER_HIT_SLOTS);
+	__type(key, __u32); /* ps_filter_rule.slot */
 	__type(value, struct ps_filter_hit);
 } ps_filter_hits SEC(".maps");
 
@@ -123,7 +123,15 @@ struct {
 	__array(values, struct ps_filter_sync_map);
 } ps_filter_sync SEC(".maps");
 
-/* The running AND of one packet's vectors: too big for the stack. */
+/* Every bit set: the vector of a scan slot no field fills (filled by the loader). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct ps_filter_vec);
+} ps_filter_ones SEC(".maps");
+
+/* The AND of the vectors beyond the scan's slots (packets that look up more fields than that). */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, 1);

@@ -17,7 +17,7 @@ internal static class PacketRateBench
         Tracker,
     }
 
-    private readonly record struct Result(double Mpps, ulong Processed, ulong Dropped, TimeSpan Elapsed);
+    internal readonly record struct Result(double Mpps, ulong Processed, ulong Dropped, TimeSpan Elapsed);
 
     public static void Run(Options options)
     {
@@ -124,7 +124,7 @@ internal static class PacketRateBench
     /// the receiver processed (rx_packets; the veth ring drops what it cannot take into rx_dropped).
     /// The run ends when the counter settles; the call's fixed cost (~20 ms here) is included.
     /// </summary>
-    private static Result Measure(Veth veth, BpfProgram sender, byte[] frame, int count)
+    internal static Result Measure(Veth veth, BpfProgram sender, byte[] frame, int count)
     {
         var ifindex = veth.SenderIndex;
         var rx0 = veth.ReceiverStat("rx_packets");
@@ -150,7 +150,7 @@ internal static class PacketRateBench
         return new Result(processed / elapsed.TotalSeconds / 1e6, processed, veth.ReceiverStat("rx_dropped") - drop0, elapsed);
     }
 
-    private static long CountFlows(BpfMap flows)
+    internal static long CountFlows(BpfMap flows)
     {
         var reader = flows.OpenBatchRead<Native.Shared.ps_flow_key, Native.Shared.ps_flow_value>();
         var keys = new Native.Shared.ps_flow_key[4096];
@@ -164,7 +164,7 @@ internal static class PacketRateBench
 
     /// <summary>struct psb_flows in bpf/bench_flows.bpf.c (the program writes next; _pad mirrors C padding).</summary>
 #pragma warning disable CS0649
-    private struct psb_flows
+    internal struct psb_flows
     {
         public uint flows;
         public uint base_port;

@@ -1,4 +1,4 @@
-// PacketScope benchmarks: packet-rate, flow-read, idle-rss, all (default). See bench/README.md.
+// PacketScope benchmarks: packet-rate, filters, flow-read, idle-rss, all (default). See bench/README.md.
 using PacketScope.Bench;
 using PacketScope.Bench.Harness;
 using PacketScope.Testing;
@@ -9,9 +9,13 @@ var options = new Options(args.Length > 0 && !args[0].StartsWith("--", StringCom
 if (command is "help" or "--help" or "-h")
 {
     Console.WriteLine("""
-        Usage: make bench ARGS="[packet-rate|flow-read|idle-rss|all] [--name value ...]"   (as root)
+        Usage: make bench ARGS="[packet-rate|filters|flow-read|idle-rss|all] [--name value ...]"   (as root)
 
           packet-rate  --frames 10000000 --flows 1024 --rounds 3 --target 0.8
+          filters      --part all|rate|apply
+                       rate:  --frames 5000000 --flows 1024 --rounds 5 --counts 100,1000,10000 --mixed 10000
+                              --prog-runs 1000000 --target 0.9
+                       apply: --apply-rules 10000 --reps 20 --cold-runs 3
           flow-read    --flows 1000000 --chunk 4096 --poll-ms 10 --runs 3 --gc node|server|workstation
           idle-rss     --idle-seconds 5 --gc node|server|workstation (of the noop baseline)
         """);
@@ -44,6 +48,9 @@ try
         case "packet-rate":
             PacketRateBench.Run(options);
             break;
+        case "filters":
+            FilterRateBench.Run(options);
+            break;
         case "flow-read":
             FlowReadBench.Run(options);
             break;
@@ -52,6 +59,7 @@ try
             break;
         case "all":
             PacketRateBench.Run(options);
+            FilterRateBench.Run(options);
             FlowReadBench.Run(options);
             IdleRssBench.Run(options);
             break;

@@ -18,6 +18,9 @@ extern void bpf_iter_num_destroy(struct bpf_iter_num *it) __weak __ksym;
 		     ___t && ((i) = *___t, 1);                                             \
 	     });)
 
+#define PS_FILTER_BLOCK 8 /* vector words per loop step */
+#define PS_BARRIER_VAR(v) asm volatile("" : "+r"(v))
+
 #define PS_VERDICT_PASS 0
 #define PS_VERDICT_DROP 1
 
@@ -56,7 +59,7 @@ __noinline int ps_filter_and_vec(struct ps_filter_vec *acc, struct ps_filter_and
 	struct ps_filter_vec *v;
 	struct bpf_iter_num it;
 	__u32 key, lo, hi, nlo, nhi, first;
-	int i;
+	int blk;
 
 	if (!acc || !st || id == 0 || id >= PS_FILTER_VECS_PER_GEN)
 		return 0;
@@ -68,43 +71,46 @@ __noinline int ps_filter_and_vec(struct ps_filter_vec *acc, struct ps_filter_and
 	hi = st->hi < v->last ? st->hi : v->last;
 	if (hi > PS_FILTER_WORDS)
 		hi = PS_FILTER_WORDS;
-	/* Open-coded iterators: the verifier checks each loop body until its state converges
-	 * instead of walking all 160 words of every loop. */
+	/* Open-coded iterators (the verifier checks each body until its state converges), eight words
+	 * per step: an iterator step is a kfunc call, too dear to pay for every word. */
 	first = st->first;
-	ps_for(it, i, lo, hi) {
-		__u32 k = i;
+	ps_for(it, blk, lo / PS_FILTER_BLOCK, (hi + PS_FILTER_BLOCK - 1) / PS_FILTER_BLOCK) {
+		__u32 base = (__u32)blk * PS_FILTER_BLOCK, j;
 
-		if (k >= PS_FILTER_WORDS)
-			break;
-		acc->w[k] = first ? v->w[k] : acc->w[k] & v->w[k];
+#pragma unroll
+		for (j = 0; j < PS_FILTER_BLOCK; j++) {
+			__u32 k = base + j;
+
+			PS_BARRIER_VAR(k);
+			if (k < lo || k >= hi || k >= PS_FILTER_WORDS)
+				continue;
+			acc->w[k] = first ? v->w[k] : acc->w[k] & v->w[k];
+		}
 	}
 	bpf_iter_num_destroy(&it);
 	st->first = 0;
+
+	/* The first and the last non-zero word of the result. */
 	nlo = hi;
-	ps_for(it, i, lo, hi) {
-		__u32 k = i;
+	nhi = lo;
+	ps_for(it, blk, lo / PS_FILTER_BLOCK, (hi + PS_FILTER_BLOCK - 1) / PS_FILTER_BLOCK) {
+		__u32 base = (__u32)blk * PS_FILTER_BLOCK, j;
 
-		if (k >= PS_FILTER_WORDS)
-			break;
-		if (acc->w[k]) {
-			nlo = k;
-			break;
-		}
-	}
-	bpf_iter_num_destroy(&it);
-	/* The last non-zero word, searching down from hi. */
-	nhi = nlo;
-	ps_for(it, i, nlo, hi) {
-		__u32 k = hi - 1 - ((__u32)i - nlo);
+#pragma unroll
+		for (j = 0; j < PS_FILTER_BLOCK; j++) {
+			__u32 k = base + j;
 
-		if (k >= PS_FILTER_WORDS)
-			break;
-		if (acc->w[k]) {
+			PS_BARRIER_VAR(k);
+			if (k < lo || k >= hi || k >= PS_FILTER_WORDS || !acc->w[k])
+				continue;
+			if (nlo == hi)
+				nlo = k;
 			nhi = k + 1;
-			break;
 		}
 	}
 	bpf_iter_num_destroy(&it);
+	if (nlo >= nhi)
+		nlo = nhi = 0;
 	lo = nlo;
 	hi = nhi;
 	st->lo = lo;
@@ -215,23 +221,15 @@ static __always_inline __u32 ps_filter_lowest_bit(__u64 w)
 	return n;
 }
 
-static __always_inline void ps_filter_count_hit(__u32 rule_id, __u64 frame_len)
+static __always_inline void ps_filter_count_hit(__u32 slot, __u64 frame_len)
 {
-	struct ps_filter_hit *h = bpf_map_lookup_elem(&ps_filter_hits, &rule_id);
-	__u64 now = bpf_ktime_get_ns();
+	struct ps_filter_hit *h = bpf_map_lookup_elem(&ps_filter_hits, &slot);
 
-	if (!h) {
-		struct ps_filter_hit init = { .packets = 1, .bytes = frame_len, .last_hit_ns = now };
-
-		if (!bpf_map_update_elem(&ps_filter_hits, &rule_id, &init, BPF_NOEXIST))
-			return;
-		h = bpf_map_lookup_elem(&ps_filter_hits, &rule_id);
-		if (!h)
-			return;
-	}
+	if (!h)
+		return;
 	h->packets++;
 	h->bytes += frame_len;
-	h->last_hit_ns = now;
+	h->last_hit_ns = bpf_ktime_get_coarse_ns(); /* a "last hit" needs no nanoseconds, and this is cheaper */
 }
 
 #define PS_FILTER_STEP(id)                          \
@@ -324,7 +322,7 @@ done:
 	rule = bpf_map_lookup_elem(&ps_filter_rules, &key);
 	if (!rule)
 		return PS_VERDICT_PASS;
-	ps_filter_count_hit(rule->id, frame_len);
+	ps_filter_count_hit(rule->slot, frame_len);
 	*action = rule->action;
 	return rule->action == PS_FILTER_DROP ? PS_VERDICT_DROP : PS_VERDICT_PASS;
 }

@@ -99,16 +99,19 @@ struct ps_filter_vec {
 
 /* Rule i of a generation (ps_filter_rules[gen * PS_FILTER_MAX_RULES + i]). */
 struct ps_filter_rule {
-	__u32 id; /* the stored rule's id: hit counters are keyed by it */
+	__u32 id;   /* the stored rule's id */
+	__u16 slot; /* its hit counters: ps_filter_hits[slot], kept while the rule stays in the set */
 	__u8 action;
-	__u8 _pad[3];
+	__u8 _pad;
 };
 
-/* Per-CPU hit counter of one rule id. */
+#define PS_FILTER_HIT_SLOTS (PS_FILTER_GENS * PS_FILTER_MAX_RULES)
+
+/* Per-CPU hit counter of one rule (an array slot, not a hash by id: a match costs one array lookup). */
 struct ps_filter_hit {
 	__u64 packets;
 	__u64 bytes;
-	__u64 last_hit_ns; /* bpf_ktime_get_ns(); the maximum over CPUs is the last hit */
+	__u64 last_hit_ns; /* bpf_ktime_get_coarse_ns() (CLOCK_MONOTONIC_COARSE); the maximum over CPUs is the last hit */
 };
 
 #endif /* __FILTER_SHARED_H */

@@ -100,6 +100,23 @@ public sealed class FilterKernelSpecs : IDisposable
     }
 
     [Fact]
+    public void Should_keep_a_rules_counters_while_it_stays_and_start_from_zero_once_it_left()
+    {
+        var ping = Rule(1, Spec(protocol: 1, icmpType: 8, action: FilterAction.Monitor));
+        Apply(ping);
+        Assert.True(PingFromPeer(2));
+        Apply(ping, Rule(2, Spec(protocol: 17, dport: Port(53)))); // another rule joins: rule 1 moves nothing, keeps counting
+        Assert.True(PingFromPeer(1));
+        Assert.Equal(3ul, Hits(1).Packets);
+
+        Apply(Rule(2, Spec(protocol: 17, dport: Port(53)))); // rule 1 disabled or deleted
+        Assert.Equal(0ul, Hits(1).Packets);
+        Apply(ping, Rule(2, Spec(protocol: 17, dport: Port(53))));
+        Assert.True(PingFromPeer(1));
+        Assert.Equal(1ul, Hits(1).Packets);
+    }
+
+    [Fact]
     public void Should_drop_TCP_to_port_23_while_port_22_passes()
     {
         using var telnet = TryListen(_ns.HostAddress, 23);

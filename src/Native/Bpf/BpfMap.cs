@@ -173,6 +173,17 @@ public sealed unsafe class BpfMap : IDisposable
                 $"update map {Name}");
     }
 
+    /// <summary>Per-CPU update: <paramref name="values"/> holds one value per possible CPU.</summary>
+    public void UpdatePerCpu<TKey, TValue>(in TKey key, ReadOnlySpan<TValue> values)
+        where TKey : unmanaged where TValue : unmanaged
+    {
+        CheckSizes<TKey, TValue>(values: values.Length, entries: 1);
+        using var lease = Lease();
+        fixed (TKey* k = &key)
+        fixed (TValue* v = values)
+            BpfException.ThrowIfNegative(Interop.Libbpf.bpf_map_update_elem(lease.Fd, k, v, BPF_ANY), $"update map {Name}");
+    }
+
     public bool Delete<TKey>(in TKey key) where TKey : unmanaged
     {
         using var lease = Lease();

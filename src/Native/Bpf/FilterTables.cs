@@ -46,7 +46,9 @@ public sealed unsafe class FilterTables
     private readonly HashSet<ps_filter_addr_key>[] _addrKeys = [new(), new()];
     private readonly uint[][][] _portShadow;
     private readonly uint[][][] _smallShadow;
-    private readonly HashSet<uint> _countedIds = new();
+    // Hit counter slots: one per rule id while the rule is in the kernel's set, zeroed before reuse.
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<uint, ushort> _slots = new(); // read by ReadHits on other threads
+    private readonly Stack<ushort> _freeSlots = new(Enumerable.Range(0, FilterShared.HitSlots).Reverse().Select(i => (ushort)i));
     private readonly bool[] _dirty = new bool[FilterShared.Gens];
     private uint _activeGen;
 
@@ -65,6 +67,10 @@ public sealed unsafe class FilterTables
         _portShadow = NewShadow(FilterShared.PortFields, FilterShared.PortKeys);
         _smallShadow = NewShadow(FilterShared.SmallFields, FilterShared.SmallKeys);
         FillMasks(obj.Map(FilterShared.MasksMap));
+        var ones = new ps_filter_vec { first = 0, last = FilterShared.Words };
+        for (var i = 0; i < FilterShared.Words; i++)
+            ones.w[i] = ulong.MaxValue;
+        obj.Map(FilterShared.OnesMap).Update(0u, ones);
     }
 
     public BpfMap Hits => _hits;
@@ -133,14 +139,16 @@ public sealed unsafe class FilterTables
         AppliedVersion = image.Version;
         WaitForPacketsInFlight();
 
-        // Counters of rules that left the set go (no packet can count them any more); those that stay keep counting.
+        // Counters of rules that left the set are zeroed and their slots freed: no packet can count them
+        // any more. Rules that stay keep their slot and go on counting.
         var live = image.Rules.Select(r => r.Id).ToHashSet();
-        foreach (var id in _countedIds.Where(id => !live.Contains(id)).ToList())
+        var zero = new ps_filter_hit[Libbpf.PossibleCpus];
+        foreach (var (id, slot) in _slots.Where(s => !live.Contains(s.Key)).ToList())
         {
-            _hits.Delete(id);
-            _countedIds.Remove(id);
+            _hits.UpdatePerCpu((uint)slot, zero.AsSpan());
+            _slots.TryRemove(id, out _);
+            _freeSlots.Push(slot);
         }
-        _countedIds.UnionWith(live);
     }
 
     /// <summary>
@@ -183,7 +191,7 @@ public sealed unsafe class FilterTables
         var perCpu = new ps_filter_hit[Libbpf.PossibleCpus];
         foreach (var id in ids)
         {
-            if (!_hits.TryLookupPerCpu(id, perCpu.AsSpan()))
+            if (!_slots.TryGetValue(id, out var slot) || !_hits.TryLookupPerCpu((uint)slot, perCpu.AsSpan()))
                 continue;
             ulong packets = 0, bytes = 0, last = 0;
             foreach (var h in perCpu)
@@ -312,9 +320,16 @@ public sealed unsafe class FilterTables
         for (var i = 0; i < keys.Length; i++)
         {
             keys[i] = gen * FilterShared.MaxRules + (uint)i;
-            values[i] = new ps_filter_rule { id = image.Rules[i].Id, action = (byte)image.Rules[i].Action };
+            values[i] = new ps_filter_rule { id = image.Rules[i].Id, slot = Slot(image.Rules[i].Id), action = (byte)image.Rules[i].Action };
         }
         _rules.UpdateBatch<uint, ps_filter_rule>(keys, values);
+    }
+
+    private ushort Slot(uint id)
+    {
+        if (!_slots.TryGetValue(id, out var slot))
+            _slots[id] = slot = _freeSlots.Pop(); // at most 2 x MaxRules ids live across two generations
+        return slot;
     }
 
     private static void DeleteAll<TKey>(BpfMap map, TKey[] keys) where TKey : unmanaged

@@ -16,9 +16,11 @@ public static class FilterShared
     public const string HitsMap = "ps_filter_hits";
     public const string MasksMap = "ps_filter_masks";
     public const string SyncMap = "ps_filter_sync";
+    public const string OnesMap = "ps_filter_ones";
     public const string SyncInnerMap = "ps_filter_sync_inner";
 
     public const int MaxRules = 10_240;
+    public const int HitSlots = 2 * MaxRules;
     public const int Words = MaxRules / 64;
     public const int Gens = 2;
     public const int VecsPerGen = 65_536;
@@ -113,11 +115,12 @@ public unsafe struct ps_filter_vec
 }
 
 [StructLayout(LayoutKind.Sequential)]
-public unsafe struct ps_filter_rule
+public struct ps_filter_rule
 {
     public uint id;
+    public ushort slot;
     public byte action;
-    private fixed byte _pad[3];
+    private byte _pad;
 }
 
 [StructLayout(LayoutKind.Sequential)]

@@ -59,7 +59,7 @@ int main(void)
 	F(ps_filter_vec, first); F(ps_filter_vec, last); F(ps_filter_vec, w);
 
 	S(ps_filter_rule);
-	F(ps_filter_rule, id); F(ps_filter_rule, action);
+	F(ps_filter_rule, id); F(ps_filter_rule, slot); F(ps_filter_rule, action);
 
 	S(ps_filter_hit);
 	F(ps_filter_hit, packets); F(ps_filter_hit, bytes); F(ps_filter_hit, last_hit_ns);
