@@ -51,6 +51,32 @@ struct ps_filter_and {
 	__u32 gen;
 };
 
+/* ANDs eight words of v into acc (the first vector is copied), within [lo, hi), noting the first
+ * and last non-zero word of the result. */
+static __always_inline void ps_filter_and_block(struct ps_filter_vec *acc, const struct ps_filter_vec *v,
+						__u32 base, __u32 lo, __u32 hi, __u32 first,
+						__u32 *nlo, __u32 *nhi)
+{
+	__u32 j;
+
+#pragma unroll
+	for (j = 0; j < PS_FILTER_BLOCK; j++) {
+		__u32 k = base + j;
+		__u64 w;
+
+		PS_BARRIER_VAR(k);
+		if (k < lo || k >= hi || k >= PS_FILTER_WORDS)
+			continue;
+		w = first ? v->w[k] : acc->w[k] & v->w[k];
+		acc->w[k] = w;
+		if (w) {
+			if (*nlo == PS_FILTER_WORDS)
+				*nlo = k;
+			*nhi = k + 1;
+		}
+	}
+}
+
 /* ANDs vector id into the accumulator; returns 0 once the intersection is empty. Global (not
  * static) functions are verified once, not once per call site and caller state: without that the
  * bounded loops here blow the verifier's instruction budget. */
@@ -71,44 +97,22 @@ __noinline int ps_filter_and_vec(struct ps_filter_vec *acc, struct ps_filter_and
 	hi = st->hi < v->last ? st->hi : v->last;
 	if (hi > PS_FILTER_WORDS)
 		hi = PS_FILTER_WORDS;
-	/* Open-coded iterators (the verifier checks each body until its state converges), eight words
-	 * per step: an iterator step is a kfunc call, too dear to pay for every word. */
+	if (lo >= hi)
+		return 0;
 	first = st->first;
-	ps_for(it, blk, lo / PS_FILTER_BLOCK, (hi + PS_FILTER_BLOCK - 1) / PS_FILTER_BLOCK) {
-		__u32 base = (__u32)blk * PS_FILTER_BLOCK, j;
-
-#pragma unroll
-		for (j = 0; j < PS_FILTER_BLOCK; j++) {
-			__u32 k = base + j;
-
-			PS_BARRIER_VAR(k);
-			if (k < lo || k >= hi || k >= PS_FILTER_WORDS)
-				continue;
-			acc->w[k] = first ? v->w[k] : acc->w[k] & v->w[k];
-		}
-	}
-	bpf_iter_num_destroy(&it);
 	st->first = 0;
-
-	/* The first and the last non-zero word of the result. */
-	nlo = hi;
-	nhi = lo;
-	ps_for(it, blk, lo / PS_FILTER_BLOCK, (hi + PS_FILTER_BLOCK - 1) / PS_FILTER_BLOCK) {
-		__u32 base = (__u32)blk * PS_FILTER_BLOCK, j;
-
-#pragma unroll
-		for (j = 0; j < PS_FILTER_BLOCK; j++) {
-			__u32 k = base + j;
-
-			PS_BARRIER_VAR(k);
-			if (k < lo || k >= hi || k >= PS_FILTER_WORDS || !acc->w[k])
-				continue;
-			if (nlo == hi)
-				nlo = k;
-			nhi = k + 1;
-		}
+	nlo = PS_FILTER_WORDS;
+	nhi = 0;
+	if (lo / PS_FILTER_BLOCK == (hi - 1) / PS_FILTER_BLOCK) {
+		/* One block (sparse vectors, small rule sets): no loop at all. */
+		ps_filter_and_block(acc, v, lo / PS_FILTER_BLOCK * PS_FILTER_BLOCK, lo, hi, first, &nlo, &nhi);
+	} else {
+		/* Open-coded iterator (the verifier checks the body until its state converges), eight
+		 * words per step: a step is a kfunc call, too dear to pay for every word. */
+		ps_for(it, blk, lo / PS_FILTER_BLOCK, (hi + PS_FILTER_BLOCK - 1) / PS_FILTER_BLOCK)
+			ps_filter_and_block(acc, v, (__u32)blk * PS_FILTER_BLOCK, lo, hi, first, &nlo, &nhi);
+		bpf_iter_num_destroy(&it);
 	}
-	bpf_iter_num_destroy(&it);
 	if (nlo >= nhi)
 		nlo = nhi = 0;
 	lo = nlo;
