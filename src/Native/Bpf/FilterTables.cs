@@ -42,8 +42,8 @@ public sealed unsafe class FilterTables
 {
     private readonly BpfMap _active, _gens, _vecs, _addrs, _ports, _small, _rules, _hits, _sync, _syncInner;
     // What each generation holds now, so the next fill writes only the difference.
-    private readonly int[] _vectorCount = new int[FilterShared.Gens];
-    private readonly HashSet<ps_filter_addr_key>[] _addrKeys = [new(), new()];
+    private readonly IReadOnlyList<ulong[]>[] _vectors = [[], []];
+    private readonly Dictionary<ps_filter_addr_key, uint>[] _addrKeys = [new(), new()];
     private readonly uint[][][] _portShadow;
     private readonly uint[][][] _smallShadow;
     // Hit counter slots: one per rule id while the rule is in the kernel's set, zeroed before reuse.
@@ -179,8 +179,8 @@ public sealed unsafe class FilterTables
 
         foreach (var table in _portShadow[gen].Concat(_smallShadow[gen]))
             Array.Fill(table, uint.MaxValue); // no real id: every key is written again
-        _vectorCount[gen] = 0;
-        _addrKeys[gen] = new HashSet<ps_filter_addr_key>();
+        _vectors[gen] = [];
+        _addrKeys[gen] = new Dictionary<ps_filter_addr_key, uint>();
         _dirty[gen] = false;
     }
 
@@ -230,57 +230,67 @@ public sealed unsafe class FilterTables
 
     private void WriteVectors(uint gen, FilterImage image)
     {
-        var count = image.Vectors.Count;
-        if (count > 0)
+        // Only ids whose content differs from what this generation holds (an image's arrays never change).
+        var held = _vectors[gen];
+        var changed = Enumerable.Range(0, image.Vectors.Count)
+            .Where(i => i >= held.Count || !ReferenceEquals(held[i], image.Vectors[i]) && !held[i].AsSpan().SequenceEqual(image.Vectors[i]))
+            .ToList();
+        if (changed.Count > 0)
         {
-            var keys = new uint[count];
-            var values = new ps_filter_vec[count];
-            for (var i = 0; i < count; i++)
+            var keys = new uint[changed.Count];
+            var values = new ps_filter_vec[changed.Count];
+            for (var n = 0; n < changed.Count; n++)
             {
-                keys[i] = gen * FilterShared.VecsPerGen + (uint)i + 1;
+                var i = changed[n];
+                keys[n] = gen * FilterShared.VecsPerGen + (uint)i + 1;
                 var w = image.Vectors[i];
                 int first = -1, last = 0;
                 for (var j = 0; j < w.Length && j < FilterShared.Words; j++)
                 {
-                    values[i].w[j] = w[j];
+                    values[n].w[j] = w[j];
                     if (w[j] == 0)
                         continue;
                     if (first < 0)
                         first = j;
                     last = j + 1;
                 }
-                values[i].first = (ushort)Math.Max(first, 0);
-                values[i].last = (ushort)last;
+                values[n].first = (ushort)Math.Max(first, 0);
+                values[n].last = (ushort)last;
             }
             _vecs.UpdateBatch<uint, ps_filter_vec>(keys, values);
         }
-        var stale = Enumerable.Range(count + 1, Math.Max(0, _vectorCount[gen] - count)).Select(id => gen * FilterShared.VecsPerGen + (uint)id).ToArray();
+        var count = image.Vectors.Count;
+        var stale = Enumerable.Range(count + 1, Math.Max(0, held.Count - count)).Select(id => gen * FilterShared.VecsPerGen + (uint)id).ToArray();
         DeleteAll(_vecs, stale);
-        _vectorCount[gen] = count;
+        _vectors[gen] = image.Vectors;
     }
 
     private void WriteAddresses(uint gen, FilterImage image)
     {
-        var keys = new ps_filter_addr_key[image.Addresses.Count];
-        var values = new uint[keys.Length];
-        var now = new HashSet<ps_filter_addr_key>();
-        for (var i = 0; i < keys.Length; i++)
+        var held = _addrKeys[gen];
+        var now = new Dictionary<ps_filter_addr_key, uint>(image.Addresses.Count);
+        var keys = new List<ps_filter_addr_key>();
+        var values = new List<uint>();
+        Span<byte> bytes = stackalloc byte[16];
+        foreach (var a in image.Addresses)
         {
-            var a = image.Addresses[i];
-            keys[i] = new ps_filter_addr_key { gen = (byte)gen, family = a.Family, field = (byte)a.Field, len = a.Length };
-            var bytes = new byte[16];
+            var key = new ps_filter_addr_key { gen = (byte)gen, family = a.Family, field = (byte)a.Field, len = a.Length };
+            bytes.Clear();
             if (a.Family == 0)
                 BinaryPrimitives.WriteUInt32BigEndian(bytes, (uint)a.Address);
             else
                 BinaryPrimitives.WriteUInt128BigEndian(bytes, a.Address);
             for (var b = 0; b < 16; b++)
-                keys[i].addr[b] = bytes[b];
-            values[i] = a.Vector;
-            now.Add(keys[i]);
+                key.addr[b] = bytes[b];
+            now[key] = a.Vector;
+            if (held.TryGetValue(key, out var vector) && vector == a.Vector)
+                continue; // already there, pointing at the same vector id
+            keys.Add(key);
+            values.Add(a.Vector);
         }
-        if (keys.Length > 0)
-            _addrs.UpdateBatch<ps_filter_addr_key, uint>(keys, values);
-        DeleteAll(_addrs, _addrKeys[gen].Where(k => !now.Contains(k)).ToArray());
+        if (keys.Count > 0)
+            _addrs.UpdateBatch<ps_filter_addr_key, uint>(keys.ToArray(), values.ToArray());
+        DeleteAll(_addrs, held.Keys.Where(k => !now.ContainsKey(k)).ToArray());
         _addrKeys[gen] = now;
     }
 
