@@ -275,6 +275,37 @@ public sealed class FilterKernelSpecs : IDisposable
     }
 
     [Fact]
+    public void Should_match_IPv6_prefixes_of_any_length_and_keep_IPv4_rules_off_IPv6()
+    {
+        var inside = IPAddress.Parse("2001:db8:aa:bb12:3456::1"); // in the /80 and in the /56
+        var neighbour = IPAddress.Parse("2001:db8:aa:bc00::1");  // outside the /56
+        var host = IPAddress.Parse("2001:db8::2");
+        Apply(Rule(1, Spec(protocol: 17, src: "2001:db8:aa:bb12:3456::/80", action: FilterAction.Allow)),
+            Rule(2, Spec(protocol: 17, src: "2001:db8:aa:bb00::/56")),
+            Rule(3, Spec(protocol: 17, src: "10.0.0.0/8")),
+            Rule(4, Spec(protocol: 17, dst: "2001:db8::/127", dport: Port(53))));
+
+        Assert.Equal(XdpPass, Run(Frames.Udp6(inside, 1000, host, 80, 4)));                                // rule 1 (/80) wins
+        Assert.Equal(XdpDrop, Run(Frames.Udp6(IPAddress.Parse("2001:db8:aa:bb12:3457::1"), 1000, host, 80, 4))); // /80 misses, /56 drops
+        Assert.Equal(XdpPass, Run(Frames.Udp6(neighbour, 1000, host, 80, 4)));                             // no rule: the v4 one never matches v6
+        Assert.Equal(XdpDrop, Run(Frames.Udp6(neighbour, 1000, IPAddress.Parse("2001:db8::1"), 53, 4)));   // /127 holds ::0 and ::1
+        Assert.Equal(XdpPass, Run(Frames.Udp6(neighbour, 1000, IPAddress.Parse("2001:db8::3"), 53, 4)));
+        Assert.Equal((1ul, 1ul, 0ul, 1ul), (Hits(1).Packets, Hits(2).Packets, Hits(3).Packets, Hits(4).Packets));
+    }
+
+    [Fact]
+    public void Should_drop_an_IPv6_packet_whose_extension_chain_hides_the_transport_header_once_rules_are_loaded()
+    {
+        var deep = Frames.Udp6(IPAddress.Parse("2001:db8::5"), 1000, IPAddress.Parse("2001:db8::2"), 80, 4, extensionHeaders: 5);
+        var shallow = Frames.Udp6(IPAddress.Parse("2001:db8::5"), 1000, IPAddress.Parse("2001:db8::2"), 80, 4, extensionHeaders: 2);
+        Assert.Equal(XdpPass, Run(deep)); // no rules: counted as malformed, passed
+
+        Apply(Rule(1, Spec(protocol: 17, dport: Port(53))));
+        Assert.Equal(XdpDrop, Run(deep));
+        Assert.Equal(XdpPass, Run(shallow)); // two headers are walked: UDP to 80 is seen and matches nothing
+    }
+
+    [Fact]
     public void Should_match_ICMP_type_0_only_to_echo_replies()
     {
         Apply(Rule(1, Spec(protocol: 1, icmpType: 0)));

@@ -81,6 +81,40 @@ public static class Frames
         return frame;
     }
 
+    /// <summary>
+    /// Ethernet + IPv6 (+ <paramref name="extensionHeaders"/> empty destination-options headers) + UDP with
+    /// <paramref name="payload"/> bytes. Checksums are left zero: nothing on the XDP path checks them.
+    /// </summary>
+    public static byte[] Udp6(IPAddress src, int sport, IPAddress dst, int dport, int payload, int extensionHeaders = 0)
+    {
+        const byte destinationOptions = 60;
+        var l4Length = 8 + payload;
+        var frame = new byte[14 + 40 + 8 * extensionHeaders + l4Length];
+        var s = frame.AsSpan();
+        OtherHostMac.CopyTo(s);
+        s[6..12].Fill(0x06);
+        BinaryPrimitives.WriteUInt16BigEndian(s[12..], 0x86DD);
+        var ip = s[14..];
+        ip[0] = 0x60;
+        BinaryPrimitives.WriteUInt16BigEndian(ip[4..], (ushort)(8 * extensionHeaders + l4Length));
+        ip[6] = extensionHeaders > 0 ? destinationOptions : Udp;
+        ip[7] = 64;
+        src.GetAddressBytes().CopyTo(ip[8..]);
+        dst.GetAddressBytes().CopyTo(ip[24..]);
+        var pos = 14 + 40;
+        for (var i = 0; i < extensionHeaders; i++, pos += 8)
+        {
+            frame[pos] = i + 1 < extensionHeaders ? destinationOptions : Udp; // next header; length 0 = 8 bytes
+            frame[pos + 2] = 1; // a PadN option filling the rest
+            frame[pos + 3] = 4;
+        }
+        var udp = frame.AsSpan(pos);
+        BinaryPrimitives.WriteUInt16BigEndian(udp, (ushort)sport);
+        BinaryPrimitives.WriteUInt16BigEndian(udp[2..], (ushort)dport);
+        BinaryPrimitives.WriteUInt16BigEndian(udp[4..], (ushort)l4Length);
+        return frame;
+    }
+
     /// <summary>The Internet checksum (RFC 1071) of a header whose checksum field is zero.</summary>
     public static ushort Checksum(ReadOnlySpan<byte> header)
     {
