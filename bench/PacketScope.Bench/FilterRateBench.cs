@@ -276,21 +276,8 @@ internal static class FilterRateBench
     }
 
     /// <summary>BPF_PROG_RUN of <paramref name="program"/> on <paramref name="frame"/>, repeated; the kernel's mean ns per run.</summary>
-    private static unsafe double ProgRunNs(BpfProgram program, byte[] frame, int repeat)
-    {
-        fixed (byte* data = frame)
-        {
-            var opts = new Interop.Libbpf.bpf_test_run_opts
-            {
-                sz = (nuint)sizeof(Interop.Libbpf.bpf_test_run_opts),
-                data_in = data,
-                data_size_in = (uint)frame.Length,
-                repeat = repeat,
-            };
-            BpfException.ThrowIfNegative(Interop.Libbpf.bpf_prog_test_run_opts(program.Fd, &opts), $"test run of {program.Name}");
-            return opts.duration;
-        }
-    }
+    private static double ProgRunNs(BpfProgram program, byte[] frame, int repeat) =>
+        ProgramTestRun.RunXdpTimed(program, frame, repeat).DurationNs;
 
     // ---------------------------------------------------------------- (2) apply time
 

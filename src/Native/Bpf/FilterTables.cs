@@ -85,6 +85,7 @@ public sealed unsafe class FilterTables
     {
         var keys = new uint[FilterShared.MaxLens + 1];
         var values = new ps_filter_mask[keys.Length];
+        Span<byte> network = stackalloc byte[4]; // the packet's byte order, whatever the host's
         for (var len = 0; len < keys.Length; len++)
         {
             keys[len] = (uint)len;
@@ -92,7 +93,6 @@ public sealed unsafe class FilterTables
             {
                 var bits = Math.Clamp(len - 32 * k, 0, 32);
                 var mask = bits == 0 ? 0u : uint.MaxValue << (32 - bits);
-                Span<byte> network = stackalloc byte[4]; // the packet's byte order, whatever the host's
                 BinaryPrimitives.WriteUInt32BigEndian(network, mask);
                 values[len].m[k] = System.Runtime.InteropServices.MemoryMarshal.Read<uint>(network);
             }

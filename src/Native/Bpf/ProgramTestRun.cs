@@ -4,7 +4,10 @@ namespace PacketScope.Native;
 public static unsafe class ProgramTestRun
 {
     /// <summary>Runs an XDP program once on <paramref name="frame"/>; returns the program's verdict.</summary>
-    public static uint RunXdp(BpfProgram program, ReadOnlySpan<byte> frame, int repeat = 1)
+    public static uint RunXdp(BpfProgram program, ReadOnlySpan<byte> frame, int repeat = 1) => RunXdpTimed(program, frame, repeat).Verdict;
+
+    /// <summary>Runs an XDP program <paramref name="repeat"/> times on <paramref name="frame"/>: its verdict and the kernel's mean ns per run.</summary>
+    public static (uint Verdict, uint DurationNs) RunXdpTimed(BpfProgram program, ReadOnlySpan<byte> frame, int repeat)
     {
         fixed (byte* data = frame)
         {
@@ -16,7 +19,7 @@ public static unsafe class ProgramTestRun
                 repeat = repeat,
             };
             BpfException.ThrowIfNegative(Interop.Libbpf.bpf_prog_test_run_opts(program.Fd, &opts), $"test run of {program.Name}");
-            return opts.retval;
+            return (opts.retval, opts.duration);
         }
     }
 
