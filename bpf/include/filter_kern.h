@@ -18,7 +18,8 @@ extern void bpf_iter_num_destroy(struct bpf_iter_num *it) __weak __ksym;
 		     ___t && ((i) = *___t, 1);                                             \
 	     });)
 
-#define PS_FILTER_BLOCK 8 /* vector words per loop step */
+#define PS_FILTER_BLOCK 8 /* vector words per loop step; PS_FILTER_WORDS is a multiple */
+#define PS_FF_MAX_POW2 16 /* PS_FF_MAX rounded up: a mask keeps the id array's index in bounds */
 #define PS_BARRIER_VAR(v) asm volatile("" : "+r"(v))
 
 #define PS_VERDICT_PASS 0
@@ -236,22 +237,98 @@ static __always_inline void ps_filter_count_hit(__u32 slot, __u64 frame_len)
 	h->last_hit_ns = bpf_ktime_get_coarse_ns(); /* a "last hit" needs no nanoseconds, and this is cheaper */
 }
 
-#define PS_FILTER_STEP(id)                          \
-	do {                                        \
-		if (!ps_filter_and_vec(acc, &st, (id))) \
-			return PS_VERDICT_PASS;     \
+/* Collects a field's vector id; an empty vector (id 0) ends classification at once. */
+#define PS_FILTER_STEP(id)                                \
+	do {                                              \
+		__u32 ___id = (id), ___k = n;             \
+		if (___id == 0 || n >= PS_FF_MAX)         \
+			return PS_VERDICT_PASS;           \
+		___k &= PS_FF_MAX_POW2 - 1;               \
+		PS_BARRIER_VAR(___k);                     \
+		ids[___k & (PS_FF_MAX_POW2 - 1)] = ___id; \
+		n++;                                      \
 	} while (0)
+
+/* ANDs four vectors over one aligned block of eight words within [lo, hi), stopping at the first
+ * non-zero word: the index of the winning rule, or -1. */
+static __always_inline int ps_filter_scan_block(const struct ps_filter_vec *a, const struct ps_filter_vec *b,
+						const struct ps_filter_vec *c, const struct ps_filter_vec *d,
+						__u32 base32, __u32 lo, __u32 hi)
+{
+	__u64 base = base32;
+	__u32 j;
+
+	/* Blocks are aligned and the vector a whole number of them: bounding the base bounds every
+	 * word of the block. The barrier after the check makes clang address through the register
+	 * the verifier saw checked, not a copy computed before it. */
+	if (base > PS_FILTER_WORDS - PS_FILTER_BLOCK)
+		return -1;
+	PS_BARRIER_VAR(base);
+#pragma unroll
+	for (j = 0; j < PS_FILTER_BLOCK; j++) {
+		__u32 k = base + j;
+		__u64 w;
+
+		if (k < lo || k >= hi)
+			continue;
+		w = a->w[k] & b->w[k] & c->w[k] & d->w[k];
+		if (w)
+			return k * 64 + ps_filter_lowest_bit(w);
+	}
+	return -1;
+}
+
+/* One pass over at most four vectors (most packets need no more), eight words per step. */
+__noinline int ps_filter_scan(const struct ps_filter_vec *a, const struct ps_filter_vec *b,
+			      const struct ps_filter_vec *c, const struct ps_filter_vec *d, __u32 range)
+{
+	struct bpf_iter_num it;
+	__u32 lo = range & 0xffff, hi = range >> 16;
+	int blk, found = -1;
+
+	if (!a || !b || !c || !d || lo >= hi)
+		return -1;
+	if (lo / PS_FILTER_BLOCK == (hi - 1) / PS_FILTER_BLOCK)
+		return ps_filter_scan_block(a, b, c, d, lo / PS_FILTER_BLOCK * PS_FILTER_BLOCK, lo, hi);
+	ps_for(it, blk, lo / PS_FILTER_BLOCK, (hi + PS_FILTER_BLOCK - 1) / PS_FILTER_BLOCK) {
+		found = ps_filter_scan_block(a, b, c, d, (__u32)blk * PS_FILTER_BLOCK, lo, hi);
+		if (found >= 0)
+			break;
+	}
+	bpf_iter_num_destroy(&it);
+	return found;
+}
+
+static __always_inline const struct ps_filter_vec *ps_filter_vec_of(__u32 gen, __u32 id)
+{
+	__u32 key = (gen & 1) * PS_FILTER_VECS_PER_GEN + id;
+
+	if (id == 0 || id >= PS_FILTER_VECS_PER_GEN)
+		return NULL;
+	return bpf_map_lookup_elem(&ps_filter_vecs, &key);
+}
+
+static __always_inline void ps_filter_narrow(const struct ps_filter_vec *v, __u32 *lo, __u32 *hi)
+{
+	if (v->first > *lo)
+		*lo = v->first;
+	if (v->last < *hi)
+		*hi = v->last;
+}
 
 /* The verdict of the active rule set for one packet; counts the winning rule's hit. */
 __noinline int ps_filter_classify(const struct ps_filter_pkt *fp, __u64 frame_len,
 					 __u32 *action)
 {
+	const struct ps_filter_vec *va, *vb, *vc, *vd;
 	struct ps_filter_and st = {};
 	struct ps_filter_active *active;
 	struct ps_filter_rule *rule;
 	struct ps_filter_vec *acc;
 	struct ps_filter_gen *g;
-	__u32 zero = 0, gen, fields, i, key;
+	__u32 ids[PS_FF_MAX_POW2] = {};
+	__u32 zero = 0, gen, fields, key, lo, hi, n = 0, k;
+	int i;
 
 	if (!fp || !action)
 		return PS_VERDICT_PASS;
@@ -262,13 +339,6 @@ __noinline int ps_filter_classify(const struct ps_filter_pkt *fp, __u64 frame_le
 	g = bpf_map_lookup_elem(&ps_filter_gens, &gen);
 	if (!g || g->rules == 0)
 		return PS_VERDICT_PASS;
-	acc = bpf_map_lookup_elem(&ps_filter_scratch, &zero);
-	if (!acc)
-		return PS_VERDICT_PASS;
-	st.gen = gen;
-	st.lo = 0;
-	st.hi = g->words;
-	st.first = 1;
 	fields = g->fields;
 
 	/* Addresses first: they are the most selective and end most misses after one lookup. */
@@ -309,18 +379,50 @@ __noinline int ps_filter_classify(const struct ps_filter_pkt *fp, __u64 frame_le
 		PS_FILTER_STEP(g->no_inner_vec);
 	}
 done:
-	/* No field constrained at all (rules that match everything): every rule is in. */
-	if (st.first) {
-		st.lo = 0;
-		st.hi = 1;
-		acc->w[0] = 1;
-	}
+	lo = 0;
+	hi = g->words < PS_FILTER_WORDS ? g->words : PS_FILTER_WORDS;
+	if (n == 0) {
+		/* No field constrained at all (rules that match everything): the first rule wins. */
+		i = 0;
+	} else if (n <= 4) {
+		/* One pass over at most four vectors; a missing one repeats the first. */
+		va = ps_filter_vec_of(gen, ids[0]);
+		if (!va)
+			return PS_VERDICT_PASS;
+		vb = n > 1 ? ps_filter_vec_of(gen, ids[1]) : va;
+		vc = n > 2 ? ps_filter_vec_of(gen, ids[2]) : va;
+		vd = n > 3 ? ps_filter_vec_of(gen, ids[3]) : va;
+		if (!vb || !vc || !vd)
+			return PS_VERDICT_PASS;
+		ps_filter_narrow(va, &lo, &hi);
+		ps_filter_narrow(vb, &lo, &hi);
+		ps_filter_narrow(vc, &lo, &hi);
+		ps_filter_narrow(vd, &lo, &hi);
+		if (lo >= hi)
+			return PS_VERDICT_PASS;
+		i = ps_filter_scan(va, vb, vc, vd, lo | hi << 16);
+	} else {
+		/* More fields (ICMP errors against rules on inner fields, many-field rules): AND them one by one. */
+		acc = bpf_map_lookup_elem(&ps_filter_scratch, &zero);
+		if (!acc)
+			return PS_VERDICT_PASS;
+		st.gen = gen;
+		st.lo = lo;
+		st.hi = hi;
+		st.first = 1;
+		for (k = 0; k < n && k < PS_FF_MAX; k++) {
+			__u32 idx = k & (PS_FF_MAX_POW2 - 1);
 
-	i = st.lo;
-	if (i >= PS_FILTER_WORDS || acc->w[i] == 0)
-		return PS_VERDICT_PASS;
-	i = i * 64 + ps_filter_lowest_bit(acc->w[i]);
-	if (i >= PS_FILTER_MAX_RULES)
+			PS_BARRIER_VAR(idx);
+			if (!ps_filter_and_vec(acc, &st, ids[idx & (PS_FF_MAX_POW2 - 1)]))
+				return PS_VERDICT_PASS;
+		}
+		k = st.lo;
+		if (k >= PS_FILTER_WORDS || acc->w[k] == 0)
+			return PS_VERDICT_PASS;
+		i = k * 64 + ps_filter_lowest_bit(acc->w[k]);
+	}
+	if (i < 0 || i >= PS_FILTER_MAX_RULES)
 		return PS_VERDICT_PASS;
 	key = gen * PS_FILTER_MAX_RULES + i;
 	rule = bpf_map_lookup_elem(&ps_filter_rules, &key);

@@ -443,6 +443,23 @@ public sealed class FilterKernelSpecs : IDisposable
     }
 
     [Fact]
+    public void Should_find_a_winner_many_words_in_when_every_vector_spans_the_whole_set()
+    {
+        // Even rules match dport 5000 only with sport 7000, odd ones sport 6000 only with dport 7000: each field's
+        // vector spans every word, their AND is empty until rule 590, in the second block of eight words.
+        var rules = Enumerable.Range(0, 600).Select(i => Rule(i + 1, i >= 590
+            ? Spec(protocol: 17, dport: Port(5000), sport: Port(6000))
+            : i % 2 == 0 ? Spec(protocol: 17, dport: Port(5000), sport: Port(7000 + i)) : Spec(protocol: 17, dport: Port(7000 + i), sport: Port(6000)))).ToArray();
+        Apply(rules);
+
+        Assert.Equal(XdpDrop, Run(Frames.Udp4(A, 6000, B, 5000, 4)));
+        Assert.Equal(1ul, Hits(591).Packets);
+        Assert.Equal(XdpDrop, Run(Frames.Udp4(A, 7000, B, 5000, 4))); // rule 1 (i = 0), the first word
+        Assert.Equal(1ul, Hits(1).Packets);
+        Assert.Equal(XdpPass, Run(Frames.Udp4(A, 6001, B, 5000, 4)));
+    }
+
+    [Fact]
     public void Should_classify_by_the_latest_rule_set_after_many_changes()
     {
         var udp53 = Frames.Udp4(A, 1000, B, 53, 4);
