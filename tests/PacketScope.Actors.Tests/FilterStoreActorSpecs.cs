@@ -102,8 +102,11 @@ public sealed class FilterStoreActorSpecs : TestKit
         var store = Sys.ActorOf(FilterStoreActor.Props($"filters-{Guid.NewGuid():N}", () => new DateTimeOffset(Interlocked.Read(ref ticks), TimeSpan.Zero)));
         Ask(store, new AddFilter(Rule(23, expires: now.AddMinutes(5))));
         Ask(store, new AddFilter(Rule(24)));
+        Sys.EventStream.Subscribe(TestActor, typeof(FilterRuleSetChanged));
         Interlocked.Exchange(ref ticks, now.AddMinutes(6).UtcTicks);
         AwaitAssert(() => Assert.Equal([2], List(store).Rules.Select(r => r.Id)), TimeSpan.FromSeconds(5), TimeSpan.FromMilliseconds(200));
+        // The kernel follows: the expiry is published like any change.
+        FishForMessage<FilterRuleSetChanged>(c => c.Rules.Select(r => r.Id).SequenceEqual([2]), TimeSpan.FromSeconds(5));
     }
 
     [Fact]
