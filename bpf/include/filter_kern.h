@@ -249,11 +249,11 @@ static __always_inline void ps_filter_count_hit(__u32 slot, __u64 frame_len)
 		n++;                                      \
 	} while (0)
 
-/* ANDs four vectors over one aligned block of eight words within [lo, hi), stopping at the first
- * non-zero word: the index of the winning rule, or -1. */
+/* ANDs four vectors over one aligned block of eight words, stopping at the first non-zero word:
+ * the index of the winning rule, or -1. */
 static __always_inline int ps_filter_scan_block(const struct ps_filter_vec *a, const struct ps_filter_vec *b,
 						const struct ps_filter_vec *c, const struct ps_filter_vec *d,
-						__u32 base32, __u32 lo, __u32 hi)
+						__u32 base32)
 {
 	__u64 base = base32;
 	__u32 j;
@@ -269,8 +269,8 @@ static __always_inline int ps_filter_scan_block(const struct ps_filter_vec *a, c
 		__u32 k = base + j;
 		__u64 w;
 
-		if (k < lo || k >= hi)
-			continue;
+		/* No test against [lo, hi): outside it some vector is outside its own [first, last),
+		 * where its words are zero, so the AND is zero there anyway. */
 		w = a->w[k] & b->w[k] & c->w[k] & d->w[k];
 		if (w)
 			return k * 64 + ps_filter_lowest_bit(w);
@@ -289,9 +289,9 @@ __noinline int ps_filter_scan(const struct ps_filter_vec *a, const struct ps_fil
 	if (!a || !b || !c || !d || lo >= hi)
 		return -1;
 	if (lo / PS_FILTER_BLOCK == (hi - 1) / PS_FILTER_BLOCK)
-		return ps_filter_scan_block(a, b, c, d, lo / PS_FILTER_BLOCK * PS_FILTER_BLOCK, lo, hi);
+		return ps_filter_scan_block(a, b, c, d, lo / PS_FILTER_BLOCK * PS_FILTER_BLOCK);
 	ps_for(it, blk, lo / PS_FILTER_BLOCK, (hi + PS_FILTER_BLOCK - 1) / PS_FILTER_BLOCK) {
-		found = ps_filter_scan_block(a, b, c, d, (__u32)blk * PS_FILTER_BLOCK, lo, hi);
+		found = ps_filter_scan_block(a, b, c, d, (__u32)blk * PS_FILTER_BLOCK);
 		if (found >= 0)
 			break;
 	}
