@@ -88,7 +88,24 @@ __noinline int ps_filter_and_vec(struct ps_filter_vec *acc, struct ps_filter_and
 	__u32 key, lo, hi, nlo, nhi, first;
 	int blk;
 
-	if (!acc || !st || id == 0 || id >= PS_FILTER_VECS_PER_GEN)
+	if (!acc || !st || id == 0)
+		return 0;
+	if (id & PS_FILTER_SINGLE) {
+		__u32 bit = id & ~PS_FILTER_SINGLE;
+		__u64 word = bit / 64, mask = 1ULL << (bit & 63);
+
+		PS_BARRIER_VAR(word);
+		if (word >= PS_FILTER_WORDS || word < st->lo || word >= st->hi)
+			return 0;
+		if (!st->first && !(acc->w[word] & mask))
+			return 0;
+		acc->w[word] = mask;
+		st->first = 0;
+		st->lo = word;
+		st->hi = word + 1;
+		return 1;
+	}
+	if (id >= PS_FILTER_VECS_PER_GEN)
 		return 0;
 	key = (st->gen & 1) * PS_FILTER_VECS_PER_GEN + id;
 	v = bpf_map_lookup_elem(&ps_filter_vecs, &key);
@@ -308,6 +325,23 @@ static __always_inline const struct ps_filter_vec *ps_filter_vec_of(__u32 gen, _
 	return bpf_map_lookup_elem(&ps_filter_vecs, &key);
 }
 
+/* Whether vector id holds rule bit. */
+static __always_inline int ps_filter_has_bit(__u32 gen, __u32 id, __u32 bit)
+{
+	const struct ps_filter_vec *v;
+	__u64 word = bit / 64;
+
+	if (id & PS_FILTER_SINGLE)
+		return (id & ~PS_FILTER_SINGLE) == bit;
+	v = ps_filter_vec_of(gen, id);
+	/* The barrier keeps clang from dropping the check (it knows bit < MAX_RULES from the caller)
+	 * and indexing through a copy the verifier never saw bounded. */
+	PS_BARRIER_VAR(word);
+	if (!v || word >= PS_FILTER_WORDS)
+		return 0;
+	return (v->w[word] >> (bit & 63)) & 1;
+}
+
 static __always_inline void ps_filter_narrow(const struct ps_filter_vec *v, __u32 *lo, __u32 *hi)
 {
 	if (v->first > *lo)
@@ -384,6 +418,22 @@ done:
 	if (n == 0) {
 		/* No field constrained at all (rules that match everything): the first rule wins. */
 		i = 0;
+	} else if (n <= 4 && ((ids[0] | ids[1] | ids[2] | ids[3]) & PS_FILTER_SINGLE)) {
+		/* A one-rule vector among them: that rule wins if every other vector holds it. */
+		i = -1;
+		if (ids[0] & PS_FILTER_SINGLE)
+			i = ids[0] & ~PS_FILTER_SINGLE;
+		else if (ids[1] & PS_FILTER_SINGLE)
+			i = ids[1] & ~PS_FILTER_SINGLE;
+		else if (ids[2] & PS_FILTER_SINGLE)
+			i = ids[2] & ~PS_FILTER_SINGLE;
+		else if (ids[3] & PS_FILTER_SINGLE)
+			i = ids[3] & ~PS_FILTER_SINGLE;
+		if (i < 0 || i >= PS_FILTER_MAX_RULES)
+			return PS_VERDICT_PASS;
+		if (!ps_filter_has_bit(gen, ids[0], i) || (n > 1 && !ps_filter_has_bit(gen, ids[1], i)) ||
+		    (n > 2 && !ps_filter_has_bit(gen, ids[2], i)) || (n > 3 && !ps_filter_has_bit(gen, ids[3], i)))
+			return PS_VERDICT_PASS;
 	} else if (n <= 4) {
 		/* One pass over at most four vectors; a missing one repeats the first. */
 		va = ps_filter_vec_of(gen, ids[0]);

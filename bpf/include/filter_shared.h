@@ -18,6 +18,9 @@
 #define PS_FILTER_PORT_KEYS 65536 /* ports and ICMP type << 8 | code */
 #define PS_FILTER_SMALL_KEYS 256  /* protocol, TCP flags, inner protocol */
 #define PS_FILTER_MAX_LENS 128    /* prefix lengths 1..128 per address field (/0 is any_vec) */
+/* A vector id with this bit set is a vector holding one rule, the one in the low bits: stored
+ * nowhere, tested without a lookup (blocklists are made of them). */
+#define PS_FILTER_SINGLE 0x80000000U
 
 /* Fields, in the order the classifier looks them up; bit f of ps_filter_gen.fields set = some
  * rule constrains field f (an unconstrained field's vector would hold every rule: skipped). */

@@ -23,7 +23,7 @@ public sealed class SharedLayoutSpecs
             var output = Run(exe, "");
             return output.Split('\n', StringSplitOptions.RemoveEmptyEntries)
                 .Select(l => l.Split(' '))
-                .Select(p => (p[0], p[1], int.Parse(p[2]), int.Parse(p[3])))
+                .Select(p => (p[0], p[1], unchecked((int)long.Parse(p[2])), int.Parse(p[3])))
                 .ToList();
         }
         finally
@@ -91,6 +91,7 @@ public sealed class SharedLayoutSpecs
         Assert.Equal(FilterShared.MaxRules, Const("PS_FILTER_MAX_RULES"));
         Assert.Equal(FilterShared.VecsPerGen, Const("PS_FILTER_VECS_PER_GEN"));
         Assert.Equal(FilterShared.MaxLens, Const("PS_FILTER_MAX_LENS"));
+        Assert.Equal(FilterShared.Single, unchecked((uint)Const("PS_FILTER_SINGLE")));
         Assert.Equal(Conntrack.HookMax, Const("PS_HOOK_MAX"));
         Assert.Equal((int)Conntrack.DefaultMaxFlows, Const("PS_DEFAULT_MAX_FLOWS"));
     }

@@ -1,5 +1,6 @@
 // Turns a compiled rule set into the kernel's table layout (FilterImage): vectors interned by content
-// (id 0 = empty), fields no rule constrains left out, port tables expanded to one entry per key.
+// (id 0 = empty, one-rule vectors encoded in the id itself), fields no rule constrains left out, port
+// tables expanded to one entry per key.
 using PacketScope.Messages;
 using PacketScope.Native;
 using PacketScope.Native.Shared;
@@ -21,8 +22,18 @@ public static class KernelRuleSet
         var vectors = new List<ulong[]>();
         uint Intern(RuleVector v)
         {
-            if (Array.TrueForAll(v.Words, w => w == 0))
+            var bits = 0;
+            var single = 0;
+            for (var i = 0; i < v.Words.Length && bits < 2; i++)
+                if (v.Words[i] != 0)
+                {
+                    bits += System.Numerics.BitOperations.PopCount(v.Words[i]);
+                    single = i * 64 + System.Numerics.BitOperations.TrailingZeroCount(v.Words[i]);
+                }
+            if (bits == 0)
                 return 0;
+            if (bits == 1)
+                return FilterShared.Single | (uint)single; // one rule: the kernel tests it without a lookup
             if (!ids.TryGetValue(v, out var id))
             {
                 vectors.Add(v.Words);

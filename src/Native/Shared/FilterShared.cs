@@ -28,6 +28,8 @@ public static class FilterShared
     public const int PortKeys = 65_536;
     public const int SmallKeys = 256;
     public const int MaxLens = 128;
+    /// <summary>A vector id with this bit is the one-rule vector of the rule in its low bits (stored nowhere).</summary>
+    public const uint Single = 0x8000_0000;
     public const int AddrFields = 4;
     public const int PortFields = 5;
     public const int SmallFields = 3;

@@ -73,6 +73,7 @@ int main(void)
 	printf("enum PS_FILTER_MAX_RULES %d 0\n", PS_FILTER_MAX_RULES);
 	printf("enum PS_FILTER_VECS_PER_GEN %d 0\n", PS_FILTER_VECS_PER_GEN);
 	printf("enum PS_FILTER_MAX_LENS %d 0\n", PS_FILTER_MAX_LENS);
+	printf("enum PS_FILTER_SINGLE %u 0\n", PS_FILTER_SINGLE);
 	printf("enum PS_STAT_FLOW_MAP_FULL %d 0\n", PS_STAT_FLOW_MAP_FULL);
 	printf("enum PS_STAT_PASS %d 0\n", PS_STAT_PASS);
 	printf("enum PS_STAT_ICMP_NEW %d 0\n", PS_STAT_ICMP_NEW);
