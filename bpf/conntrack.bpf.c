@@ -141,6 +141,15 @@ struct {
 
 #include "filter_kern.h"
 
+/* One packet's classifier fields: in a map, not on the stack, which the call chain down to the
+ * scan nearly fills. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct ps_filter_pkt);
+} ps_filter_pkts SEC(".maps");
+
 static __always_inline void ps_count(__u32 hook, __u32 stat, __u64 packets, __u64 bytes)
 {
 	__u32 key = hook * PS_STAT_MAX + stat;
@@ -226,11 +235,12 @@ static __always_inline int ps_flow_update(const struct ps_pkt *p, __u32 hook, __
 	struct ps_flow_key key;
 	struct ps_flow_value *v;
 	struct ps_flow_side *s;
-	__u64 now = bpf_ktime_get_ns();
+	__u64 now;
 	__u32 side;
 
 	if (!p)
 		return -1;
+	now = p->now;
 	side = ps_sender_is_b(p);
 
 	__builtin_memset(&key, 0, sizeof(key));
@@ -289,8 +299,10 @@ static __always_inline int ps_flow_update(const struct ps_pkt *p, __u32 hook, __
 	if (!(s->hooks & (1 << hook)))
 		s->hooks |= 1 << hook;
 	if (p->proto == IPPROTO_TCP && !p->later_frag) {
-		s->tcp_flags |= p->tcp_flags;
+		/* Data first, flags after: a reader that sees the FIN (the connection closed) then also
+		 * sees the data it ended. */
 		ps_tcp_health(s, p);
+		s->tcp_flags |= p->tcp_flags;
 	}
 	v->last_seen_ns = now;
 	return 0;
@@ -339,7 +351,7 @@ static __always_inline void ps_icmp_update(const struct ps_pkt *p, const struct 
 					   __u32 hook, __u32 segs, __u64 frame_len)
 {
 	struct ps_icmp_value *v;
-	__u64 now = bpf_ktime_get_ns();
+	__u64 now = p->now;
 	int echo = ps_icmp_is_echo(p->family, p->icmp_type);
 
 	v = bpf_map_lookup_elem(&ps_icmp, key);
@@ -406,38 +418,43 @@ full:
 __noinline int ps_filter_packet(const struct ps_pkt *p, const struct ps_icmp_key *ik, int has_inner,
 				__u64 frame_len, __u32 *action)
 {
-	struct ps_filter_pkt fp;
+	struct ps_filter_pkt *fp;
+	__u32 zero = 0;
 
 	if (!p || !action)
 		return PS_VERDICT_PASS;
-	__builtin_memset(&fp, 0, sizeof(fp));
-	__builtin_memcpy(fp.src, p->src, 16);
-	__builtin_memcpy(fp.dst, p->dst, 16);
-	fp.proto = p->proto;
-	fp.v6 = p->family == PS_AF_INET6;
-	fp.l4_unknown = p->later_frag;
+	fp = bpf_map_lookup_elem(&ps_filter_pkts, &zero);
+	if (!fp)
+		return PS_VERDICT_PASS;
+	__builtin_memset(fp, 0, sizeof(*fp));
+	fp->now = p->now;
+	__builtin_memcpy(fp->src, p->src, 16);
+	__builtin_memcpy(fp->dst, p->dst, 16);
+	fp->proto = p->proto;
+	fp->v6 = p->family == PS_AF_INET6;
+	fp->l4_unknown = p->later_frag;
 	if (!p->later_frag) {
 		if (p->proto == IPPROTO_TCP || p->proto == IPPROTO_UDP) {
-			fp.sport = p->sport;
-			fp.dport = p->dport;
+			fp->sport = p->sport;
+			fp->dport = p->dport;
 		}
 		if (p->proto == IPPROTO_TCP)
-			fp.tcp_flags = p->tcp_flags;
+			fp->tcp_flags = p->tcp_flags;
 		if (ik) {
-			fp.icmp = (__u16)p->icmp_type << 8 | p->icmp_code;
+			fp->icmp = (__u16)p->icmp_type << 8 | p->icmp_code;
 			if (has_inner) {
-				fp.has_inner = 1;
-				__builtin_memcpy(fp.inner_src, ik->inner_src, 16);
-				__builtin_memcpy(fp.inner_dst, ik->inner_dst, 16);
-				fp.inner_proto = ik->inner_proto;
+				fp->has_inner = 1;
+				__builtin_memcpy(fp->inner_src, ik->inner_src, 16);
+				__builtin_memcpy(fp->inner_dst, ik->inner_dst, 16);
+				fp->inner_proto = ik->inner_proto;
 				if (ik->inner_proto == IPPROTO_TCP || ik->inner_proto == IPPROTO_UDP) {
-					fp.inner_sport = ik->inner_sport;
-					fp.inner_dport = ik->inner_dport;
+					fp->inner_sport = ik->inner_sport;
+					fp->inner_dport = ik->inner_dport;
 				}
 			}
 		}
 	}
-	return ps_filter_classify(&fp, frame_len, action);
+	return ps_filter_classify(fp, frame_len, action);
 }
 
 /* Shared by both hooks. vlan: the VID the NIC took out of the frame, or PS_VLAN_NONE. Returns
@@ -464,6 +481,7 @@ static __always_inline int ps_track(void *data, void *data_end, __u64 frame_len,
 	l3_off = ETH_HLEN + tags * VLAN_HLEN; /* within frame_len: the tags were bounds-checked */
 
 	__builtin_memset(&p, 0, sizeof(p));
+	p.now = bpf_ktime_get_ns();
 	p.vlan_id = vlan < 0 ? 0 : vlan;
 	if (h_proto == bpf_htons(ETH_P_IP)) {
 		ps_count(hook, PS_STAT_IPV4, segs, frame_len);

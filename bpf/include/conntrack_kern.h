@@ -63,6 +63,7 @@ struct ps_ipv6_ext {
 
 /* What the tracker learned about one packet. Addresses in network order, the rest host order. */
 struct ps_pkt {
+	__u64 now;     /* bpf_ktime_get_ns(), read once per packet for every table it touches */
 	__u32 src[4];
 	__u32 dst[4];
 	__u32 l4_len;  /* L3 payload after the IP header(s), from tot_len/payload_len */

@@ -27,6 +27,7 @@ extern void bpf_iter_num_destroy(struct bpf_iter_num *it) __weak __ksym;
 
 /* The fields of one packet the rules look at (ports, flags, ICMP zero where they do not apply). */
 struct ps_filter_pkt {
+	__u64 now; /* the packet's bpf_ktime_get_ns(), for the hit counter */
 	__u32 src[4];
 	__u32 dst[4];
 	__u32 inner_src[4];
@@ -243,7 +244,7 @@ static __always_inline __u32 ps_filter_lowest_bit(__u64 w)
 	return n;
 }
 
-static __always_inline void ps_filter_count_hit(__u32 slot, __u64 frame_len)
+static __always_inline void ps_filter_count_hit(__u32 slot, __u64 frame_len, __u64 now)
 {
 	struct ps_filter_hit *h = bpf_map_lookup_elem(&ps_filter_hits, &slot);
 
@@ -251,7 +252,7 @@ static __always_inline void ps_filter_count_hit(__u32 slot, __u64 frame_len)
 		return;
 	h->packets++;
 	h->bytes += frame_len;
-	h->last_hit_ns = bpf_ktime_get_coarse_ns(); /* a "last hit" needs no nanoseconds, and this is cheaper */
+	h->last_hit_ns = now;
 }
 
 /* Collects a field's vector id; an empty vector (id 0) ends classification at once. */
@@ -478,7 +479,7 @@ done:
 	rule = bpf_map_lookup_elem(&ps_filter_rules, &key);
 	if (!rule)
 		return PS_VERDICT_PASS;
-	ps_filter_count_hit(rule->slot, frame_len);
+	ps_filter_count_hit(rule->slot, frame_len, fp->now);
 	*action = rule->action;
 	return rule->action == PS_FILTER_DROP ? PS_VERDICT_DROP : PS_VERDICT_PASS;
 }

@@ -114,7 +114,7 @@ struct ps_filter_rule {
 struct ps_filter_hit {
 	__u64 packets;
 	__u64 bytes;
-	__u64 last_hit_ns; /* bpf_ktime_get_coarse_ns() (CLOCK_MONOTONIC_COARSE); the maximum over CPUs is the last hit */
+	__u64 last_hit_ns; /* bpf_ktime_get_ns() (CLOCK_MONOTONIC), the packet's one clock read; the maximum over CPUs is the last hit */
 };
 
 #endif /* __FILTER_SHARED_H */

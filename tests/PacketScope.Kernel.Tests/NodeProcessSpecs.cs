@@ -51,7 +51,8 @@ public sealed class NodeProcessSpecs : IDisposable
         await server.WaitAsync(TimeSpan.FromSeconds(10));
 
         var tcp = Shell.WaitFor(() => node.GetJson($"/api/connections?protocol=tcp&port={port}"),
-            j => j.GetArrayLength() == 1 && j[0].GetProperty("state").GetString() == "closed", "the closed TCP flow in the API");
+            j => j.GetArrayLength() == 1 && j[0].GetProperty("state").GetString() == "closed"
+                 && j[0].GetProperty("orig").GetProperty("data_bytes").GetUInt64() >= size, "the closed TCP flow in the API");
         var flow = tcp[0];
         Assert.Equal(_ns.PeerAddress.ToString(), flow.GetProperty("src").GetString());
         Assert.Equal(_ns.HostAddress.ToString(), flow.GetProperty("dst").GetString());
