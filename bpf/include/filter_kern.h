@@ -351,13 +351,25 @@ static __always_inline void ps_filter_narrow(const struct ps_filter_vec *v, __u3
 		*hi = v->last;
 }
 
+/* The active generation's header, and its number in *gen; NULL before the loader's first flip. */
+static __always_inline struct ps_filter_gen *ps_filter_active(__u32 *gen)
+{
+	struct ps_filter_active *active;
+	__u32 zero = 0;
+
+	active = bpf_map_lookup_elem(&ps_filter_active_gen, &zero);
+	if (!active)
+		return NULL;
+	*gen = active->gen & 1;
+	return bpf_map_lookup_elem(&ps_filter_gens, gen);
+}
+
 /* The verdict of the active rule set for one packet; counts the winning rule's hit. */
 __noinline int ps_filter_classify(const struct ps_filter_pkt *fp, __u64 frame_len,
 					 __u32 *action)
 {
 	const struct ps_filter_vec *va, *vb, *vc, *vd;
 	struct ps_filter_and st = {};
-	struct ps_filter_active *active;
 	struct ps_filter_rule *rule;
 	struct ps_filter_vec *acc;
 	struct ps_filter_gen *g;
@@ -367,11 +379,7 @@ __noinline int ps_filter_classify(const struct ps_filter_pkt *fp, __u64 frame_le
 
 	if (!fp || !action)
 		return PS_VERDICT_PASS;
-	active = bpf_map_lookup_elem(&ps_filter_active_gen, &zero);
-	if (!active)
-		return PS_VERDICT_PASS;
-	gen = active->gen & 1;
-	g = bpf_map_lookup_elem(&ps_filter_gens, &gen);
+	g = ps_filter_active(&gen);
 	if (!g || g->rules == 0)
 		return PS_VERDICT_PASS;
 	fields = g->fields;
@@ -489,15 +497,10 @@ done:
  * rules it might have matched (RFC 1858's tiny fragments). */
 static __always_inline int ps_filter_rules_loaded(void)
 {
-	struct ps_filter_active *active;
 	struct ps_filter_gen *g;
-	__u32 zero = 0, gen;
+	__u32 gen;
 
-	active = bpf_map_lookup_elem(&ps_filter_active_gen, &zero);
-	if (!active)
-		return 0;
-	gen = active->gen & 1;
-	g = bpf_map_lookup_elem(&ps_filter_gens, &gen);
+	g = ps_filter_active(&gen);
 	return g && g->rules > 0;
 }
 

@@ -162,26 +162,22 @@ public sealed unsafe class BpfMap : IDisposable
     }
 
     public void Update<TKey, TValue>(in TKey key, in TValue value, bool onlyIfAbsent = false)
-        where TKey : unmanaged where TValue : unmanaged
-    {
-        CheckSizes<TKey, TValue>(values: 1, entries: 1);
-        using var lease = Lease();
-        fixed (TKey* k = &key)
-        fixed (TValue* v = &value)
-            BpfException.ThrowIfNegative(
-                Interop.Libbpf.bpf_map_update_elem(lease.Fd, k, v, onlyIfAbsent ? BPF_NOEXIST : BPF_ANY),
-                $"update map {Name}");
-    }
+        where TKey : unmanaged where TValue : unmanaged =>
+        UpdateValues(key, new ReadOnlySpan<TValue>(in value), onlyIfAbsent ? BPF_NOEXIST : BPF_ANY);
 
     /// <summary>Per-CPU update: <paramref name="values"/> holds one value per possible CPU.</summary>
     public void UpdatePerCpu<TKey, TValue>(in TKey key, ReadOnlySpan<TValue> values)
+        where TKey : unmanaged where TValue : unmanaged =>
+        UpdateValues(key, values, BPF_ANY);
+
+    private void UpdateValues<TKey, TValue>(in TKey key, ReadOnlySpan<TValue> values, ulong flags)
         where TKey : unmanaged where TValue : unmanaged
     {
         CheckSizes<TKey, TValue>(values: values.Length, entries: 1);
         using var lease = Lease();
         fixed (TKey* k = &key)
         fixed (TValue* v = values)
-            BpfException.ThrowIfNegative(Interop.Libbpf.bpf_map_update_elem(lease.Fd, k, v, BPF_ANY), $"update map {Name}");
+            BpfException.ThrowIfNegative(Interop.Libbpf.bpf_map_update_elem(lease.Fd, k, v, flags), $"update map {Name}");
     }
 
     public bool Delete<TKey>(in TKey key) where TKey : unmanaged

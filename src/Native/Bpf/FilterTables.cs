@@ -73,8 +73,6 @@ public sealed unsafe class FilterTables
         obj.Map(FilterShared.OnesMap).Update(0u, ones);
     }
 
-    public BpfMap Hits => _hits;
-
     /// <summary>The rule-set version packets are classified by now (-1 before the first apply).</summary>
     public long AppliedVersion { get; private set; } = -1;
 
