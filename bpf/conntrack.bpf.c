@@ -150,6 +150,23 @@ struct {
 	__type(value, struct ps_filter_pkt);
 } ps_filter_pkts SEC(".maps");
 
+/* A new flow record and a packet's flow key (one per hook) are built here, not on the stack: the XDP
+ * call chain's frames must fit in 512 bytes. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct ps_flow_value);
+} ps_flow_scratch SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, PS_HOOK_MAX);
+	__type(key, __u32);
+	__type(value, struct ps_flow_key);
+} ps_flow_keys SEC(".maps");
+
+
 static __always_inline void ps_count(__u32 hook, __u32 stat, __u64 packets, __u64 bytes)
 {
 	__u32 key = hook * PS_STAT_MAX + stat;
@@ -229,63 +246,77 @@ static __always_inline int ps_flow_finished(const struct ps_flow_value *v)
 	return ((a | b) & PS_TCP_RST) || ((a & PS_TCP_FIN) && (b & PS_TCP_FIN));
 }
 
-static __always_inline int ps_flow_update(const struct ps_pkt *p, __u32 hook, __u32 segs,
-					  __u64 frame_len)
+/* The flow's key (endpoints ordered, so both directions share it); returns the sender's side. */
+static __always_inline __u32 ps_flow_key_of(const struct ps_pkt *p, struct ps_flow_key *key)
 {
-	struct ps_flow_key key;
-	struct ps_flow_value *v;
-	struct ps_flow_side *s;
-	__u64 now;
-	__u32 side;
+	__u32 side = ps_sender_is_b(p);
 
-	if (!p)
-		return -1;
-	now = p->now;
-	side = ps_sender_is_b(p);
-
-	__builtin_memset(&key, 0, sizeof(key));
+	__builtin_memset(key, 0, sizeof(*key));
 	if (side == 0) {
-		__builtin_memcpy(key.addr_a, p->src, 16);
-		__builtin_memcpy(key.addr_b, p->dst, 16);
-		key.port_a = p->sport;
-		key.port_b = p->dport;
+		__builtin_memcpy(key->addr_a, p->src, 16);
+		__builtin_memcpy(key->addr_b, p->dst, 16);
+		key->port_a = p->sport;
+		key->port_b = p->dport;
 	} else {
-		__builtin_memcpy(key.addr_a, p->dst, 16);
-		__builtin_memcpy(key.addr_b, p->src, 16);
-		key.port_a = p->dport;
-		key.port_b = p->sport;
+		__builtin_memcpy(key->addr_a, p->dst, 16);
+		__builtin_memcpy(key->addr_b, p->src, 16);
+		key->port_a = p->dport;
+		key->port_b = p->sport;
 	}
-	key.vlan_id = p->vlan_id;
-	key.family = p->family;
-	key.proto = p->proto;
+	key->vlan_id = p->vlan_id;
+	key->family = p->family;
+	key->proto = p->proto;
+	return side;
+}
 
-	v = bpf_map_lookup_elem(&ps_flows, &key);
+/* Creates a flow's record; returns 0 when the record exists. */
+__noinline int ps_flow_insert(const struct ps_flow_key *key, const struct ps_pkt *p, __u32 side,
+			      __u32 hook, __u64 frame_len)
+{
+	struct ps_flow_value *nv;
+	__u32 zero = 0;
+	int err;
+
+	if (!key || !p)
+		return -1;
+	nv = bpf_map_lookup_elem(&ps_flow_scratch, &zero);
+	if (!nv)
+		return -1;
+	__builtin_memset(nv, 0, sizeof(*nv));
+	nv->first_seen_ns = p->now;
+	nv->last_seen_ns = p->now;
+	nv->initiator = side;
+	/* Seeing the SYN-ACK first means the receiver opened the connection. */
+	if (p->proto == IPPROTO_TCP &&
+	    (p->tcp_flags & (PS_TCP_SYN | PS_TCP_ACK)) == (PS_TCP_SYN | PS_TCP_ACK))
+		nv->initiator = side ^ 1;
+	err = bpf_map_update_elem(&ps_flows, key, nv, BPF_NOEXIST);
+	if (err == 0)
+		ps_count(hook, PS_STAT_FLOW_NEW, 1, frame_len);
+	/* -EEXIST: another CPU created it first. */
+	return err == -EEXIST ? 0 : err;
+}
+
+/* Counts the packet in its flow's record v (looked up by the caller; NULL: none yet), creating
+ * the record when needed. Returns the record, or NULL when the table is full. */
+static __always_inline struct ps_flow_value *ps_flow_account(const struct ps_flow_key *key,
+							     struct ps_flow_value *v,
+							     const struct ps_pkt *p, __u32 side,
+							     __u32 hook, __u32 segs, __u64 frame_len)
+{
+	struct ps_flow_side *s;
+
 	/* A new connection on the 4-tuple of a finished one starts its record again. */
 	if (v && p->proto == IPPROTO_TCP &&
 	    (p->tcp_flags & (PS_TCP_SYN | PS_TCP_ACK)) == PS_TCP_SYN && ps_flow_finished(v)) {
 		__builtin_memset(v, 0, sizeof(*v));
-		v->first_seen_ns = now;
+		v->first_seen_ns = p->now;
 		v->initiator = side;
 	}
 	if (!v) {
-		struct ps_flow_value nv;
-		int err;
-
-		__builtin_memset(&nv, 0, sizeof(nv));
-		nv.first_seen_ns = now;
-		nv.last_seen_ns = now;
-		nv.initiator = side;
-		/* Seeing the SYN-ACK first means the receiver opened the connection. */
-		if (p->proto == IPPROTO_TCP &&
-		    (p->tcp_flags & (PS_TCP_SYN | PS_TCP_ACK)) == (PS_TCP_SYN | PS_TCP_ACK))
-			nv.initiator = side ^ 1;
-		err = bpf_map_update_elem(&ps_flows, &key, &nv, BPF_NOEXIST);
-		if (err == 0)
-			ps_count(hook, PS_STAT_FLOW_NEW, 1, frame_len);
-		else if (err != -EEXIST)
+		if (ps_flow_insert(key, p, side, hook, frame_len))
 			goto full;
-		/* -EEXIST: another CPU created it first. */
-		v = bpf_map_lookup_elem(&ps_flows, &key);
+		v = bpf_map_lookup_elem(&ps_flows, key);
 		if (!v)
 			goto full;
 	}
@@ -304,23 +335,127 @@ static __always_inline int ps_flow_update(const struct ps_pkt *p, __u32 hook, __
 		ps_tcp_health(s, p);
 		s->tcp_flags |= p->tcp_flags;
 	}
-	v->last_seen_ns = now;
-	return 0;
+	v->last_seen_ns = p->now;
+	return v;
 full:
 	ps_count(hook, PS_STAT_FLOW_MAP_FULL, segs, frame_len);
-	return -1;
+	return NULL;
 }
 
-/* Both hooks call the flow update through a global function: its stack frame then does not add
- * to the parser's and the classifier's (the combined limit is 512 bytes). */
-__noinline int ps_flow_update_ingress(const struct ps_pkt *p, __u32 segs, __u64 frame_len)
-{
-	return ps_flow_update(p, PS_HOOK_INGRESS, segs, frame_len);
-}
-
+/* The egress flow update. Global, as the ingress one: verified once. */
 __noinline int ps_flow_update_egress(const struct ps_pkt *p, __u32 segs, __u64 frame_len)
 {
-	return ps_flow_update(p, PS_HOOK_EGRESS, segs, frame_len);
+	struct ps_flow_key *key;
+	struct ps_flow_value *v;
+	__u32 side, hook = PS_HOOK_EGRESS;
+
+	key = bpf_map_lookup_elem(&ps_flow_keys, &hook);
+	if (!p || !key)
+		return -1;
+	side = ps_flow_key_of(p, key);
+	v = bpf_map_lookup_elem(&ps_flows, key);
+	return ps_flow_account(key, v, p, side, PS_HOOK_EGRESS, segs, frame_len) ? 0 : -1;
+}
+
+/* The Guarder's view of a parsed packet: ports only for TCP and UDP, flags only for TCP, the
+ * ICMP type/code only for ICMP, inner fields only when an ICMP error's quote was read. Global:
+ * verified once, not once per path of the parser. */
+__noinline int ps_filter_packet(const struct ps_pkt *p, const struct ps_icmp_key *ik, int has_inner,
+				__u64 frame_len, __u32 *match)
+{
+	struct ps_filter_pkt *fp;
+	__u32 zero = 0;
+
+	if (!p || !match)
+		return PS_VERDICT_PASS;
+	*match = PS_FILTER_NONE;
+	fp = bpf_map_lookup_elem(&ps_filter_pkts, &zero);
+	if (!fp)
+		return PS_VERDICT_PASS;
+	__builtin_memset(fp, 0, sizeof(*fp));
+	fp->now = p->now;
+	__builtin_memcpy(fp->src, p->src, 16);
+	__builtin_memcpy(fp->dst, p->dst, 16);
+	fp->proto = p->proto;
+	fp->v6 = p->family == PS_AF_INET6;
+	fp->l4_unknown = p->later_frag;
+	if (!p->later_frag) {
+		if (p->proto == IPPROTO_TCP || p->proto == IPPROTO_UDP) {
+			fp->sport = p->sport;
+			fp->dport = p->dport;
+		}
+		if (p->proto == IPPROTO_TCP)
+			fp->tcp_flags = p->tcp_flags;
+		if (ik) {
+			fp->icmp = (__u16)p->icmp_type << 8 | p->icmp_code;
+			if (has_inner) {
+				fp->has_inner = 1;
+				__builtin_memcpy(fp->inner_src, ik->inner_src, 16);
+				__builtin_memcpy(fp->inner_dst, ik->inner_dst, 16);
+				fp->inner_proto = ik->inner_proto;
+				if (ik->inner_proto == IPPROTO_TCP || ik->inner_proto == IPPROTO_UDP) {
+					fp->inner_sport = ik->inner_sport;
+					fp->inner_dport = ik->inner_dport;
+				}
+			}
+		}
+	}
+	return ps_filter_classify(fp, frame_len, match);
+}
+
+/* An ingress packet's flow update; with classify set, its filter verdict first. Every packet of one
+ * side of a flow (ingress may see both sides on a forwarding host) shares the addresses, ports and
+ * protocol, so when the rule set constrains nothing else the side caches its verdict: the packets
+ * after the first cost a compare and the hit counter, not a classification. The cache holds for
+ * one epoch of the rule tables, and never for later fragments (classified without ports, tracked
+ * in the ports-0 flow). Returns PS_VERDICT_DROP when a rule drops the packet: it is then not
+ * counted in its flow. */
+__noinline int ps_flow_update_ingress(const struct ps_pkt *p, __u32 segs, __u64 frame_len,
+				      int classify)
+{
+	struct ps_flow_key *key;
+	struct ps_flow_value *v;
+	struct ps_filter_gen *g = NULL;
+	__u32 side, gen, hook = PS_HOOK_INGRESS, epoch = 0, match = PS_FILTER_NONE;
+	__u64 *cache = NULL;
+
+	key = bpf_map_lookup_elem(&ps_flow_keys, &hook);
+	if (!p || !key)
+		return PS_VERDICT_PASS;
+	side = ps_flow_key_of(p, key);
+	v = bpf_map_lookup_elem(&ps_flows, key);
+	if (classify)
+		g = ps_filter_active(&gen);
+	if (g && g->rules) {
+		if (!p->later_frag && !(g->fields & ~PS_FILTER_FLOW_FIELDS))
+			epoch = g->epoch;
+		if (epoch && v)
+			cache = side ? &v->side[1].filter : &v->side[0].filter;
+		if (cache && *cache >> 32 == epoch) {
+			match = (__u32)*cache;
+			if (match != PS_FILTER_NONE)
+				ps_filter_count_hit(match & 0xffff, frame_len, p->now);
+		} else {
+			ps_filter_packet(p, NULL, 0, frame_len, &match);
+			if (cache)
+				*cache = (__u64)epoch << 32 | match;
+		}
+		if (match != PS_FILTER_NONE) {
+			if (match >> 16 == PS_FILTER_DROP)
+				return PS_VERDICT_DROP;
+			if (match >> 16 == PS_FILTER_MONITOR)
+				ps_count(PS_HOOK_INGRESS, PS_STAT_MONITOR, segs, frame_len);
+		}
+	}
+	v = ps_flow_account(key, v, p, side, PS_HOOK_INGRESS, segs, frame_len);
+	/* A record this packet created (or started again) caches the verdict that let it in. */
+	if (v && epoch && !cache) {
+		if (side)
+			v->side[1].filter = (__u64)epoch << 32 | match;
+		else
+			v->side[0].filter = (__u64)epoch << 32 | match;
+	}
+	return PS_VERDICT_PASS;
 }
 
 /* The ICMP map key of a message: outer fields, and for an error the packet it quotes. Returns
@@ -412,51 +547,6 @@ full:
 	ps_count(hook, PS_STAT_HIST_FULL, segs, frame_len);
 }
 
-/* The Guarder's view of a parsed packet: ports only for TCP and UDP, flags only for TCP, the
- * ICMP type/code only for ICMP, inner fields only when an ICMP error's quote was read. Global:
- * verified once, not once per path of the parser. */
-__noinline int ps_filter_packet(const struct ps_pkt *p, const struct ps_icmp_key *ik, int has_inner,
-				__u64 frame_len, __u32 *action)
-{
-	struct ps_filter_pkt *fp;
-	__u32 zero = 0;
-
-	if (!p || !action)
-		return PS_VERDICT_PASS;
-	fp = bpf_map_lookup_elem(&ps_filter_pkts, &zero);
-	if (!fp)
-		return PS_VERDICT_PASS;
-	__builtin_memset(fp, 0, sizeof(*fp));
-	fp->now = p->now;
-	__builtin_memcpy(fp->src, p->src, 16);
-	__builtin_memcpy(fp->dst, p->dst, 16);
-	fp->proto = p->proto;
-	fp->v6 = p->family == PS_AF_INET6;
-	fp->l4_unknown = p->later_frag;
-	if (!p->later_frag) {
-		if (p->proto == IPPROTO_TCP || p->proto == IPPROTO_UDP) {
-			fp->sport = p->sport;
-			fp->dport = p->dport;
-		}
-		if (p->proto == IPPROTO_TCP)
-			fp->tcp_flags = p->tcp_flags;
-		if (ik) {
-			fp->icmp = (__u16)p->icmp_type << 8 | p->icmp_code;
-			if (has_inner) {
-				fp->has_inner = 1;
-				__builtin_memcpy(fp->inner_src, ik->inner_src, 16);
-				__builtin_memcpy(fp->inner_dst, ik->inner_dst, 16);
-				fp->inner_proto = ik->inner_proto;
-				if (ik->inner_proto == IPPROTO_TCP || ik->inner_proto == IPPROTO_UDP) {
-					fp->inner_sport = ik->inner_sport;
-					fp->inner_dport = ik->inner_dport;
-				}
-			}
-		}
-	}
-	return ps_filter_classify(fp, frame_len, action);
-}
-
 /* Shared by both hooks. vlan: the VID the NIC took out of the frame, or PS_VLAN_NONE. Returns
  * PS_VERDICT_DROP when an ingress filter rule drops the packet (it is then not tracked). */
 static __always_inline int ps_track(void *data, void *data_end, __u64 frame_len, __u32 segs,
@@ -467,7 +557,7 @@ static __always_inline int ps_track(void *data, void *data_end, __u64 frame_len,
 	struct ps_pkt p;
 	void *pos, *l4 = NULL;
 	__be16 h_proto;
-	__u32 tags = 0, l3_off, stat, action = PS_FILTER_DROP;
+	__u32 tags = 0, l3_off, stat, match = PS_FILTER_NONE;
 	int err, has_inner = 0;
 
 	/* The caller checked the Ethernet header and counts the frame in PS_STAT_TOTAL. */
@@ -564,9 +654,12 @@ static __always_inline int ps_track(void *data, void *data_end, __u64 frame_len,
 	}
 classify:
 	if (hook == PS_HOOK_INGRESS) {
-		if (ps_filter_packet(&p, ik, has_inner, frame_len, &action) == PS_VERDICT_DROP)
+		/* TCP, UDP, fragments and other protocols: classified with their flow (its cached verdict). */
+		if (!ik)
+			return ps_flow_update_ingress(&p, segs, frame_len, 1);
+		if (ps_filter_packet(&p, ik, has_inner, frame_len, &match) == PS_VERDICT_DROP)
 			return PS_VERDICT_DROP;
-		if (action == PS_FILTER_MONITOR)
+		if (match != PS_FILTER_NONE && match >> 16 == PS_FILTER_MONITOR)
 			ps_count(hook, PS_STAT_MONITOR, segs, frame_len);
 	}
 	if (ik) {
@@ -577,7 +670,7 @@ classify:
 			return PS_VERDICT_PASS;
 	}
 	if (hook == PS_HOOK_INGRESS)
-		ps_flow_update_ingress(&p, segs, frame_len);
+		ps_flow_update_ingress(&p, segs, frame_len, 0);
 	else
 		ps_flow_update_egress(&p, segs, frame_len);
 	return PS_VERDICT_PASS;

@@ -53,7 +53,8 @@ struct ps_flow_side {
 	__u8 hooks;          /* bit PS_HOOK_* set when seen on that hook */
 	__u8 seq_valid;      /* next_seq/last_ack hold a real value */
 	__u32 _pad;
-};                           /* 72 bytes */
+	__u64 filter;        /* ingress: the Guarder's verdict for this side's packets, cached (filter_shared.h) */
+};                           /* 80 bytes */
 
 struct ps_flow_value {
 	struct ps_flow_side side[2]; /* [0]: sent by endpoint a, [1]: sent by endpoint b */
@@ -61,7 +62,7 @@ struct ps_flow_value {
 	__u64 last_seen_ns;
 	__u8 initiator; /* 0: a opened the connection (sent the first packet, or received a SYN-ACK first), 1: b */
 	__u8 _pad[7];
-};                      /* 168 bytes */
+};                      /* 184 bytes */
 
 /* ICMP/ICMPv6 messages, aggregated by outer addresses, type, code and, for error
  * messages, the quoted (inner) packet's addresses, protocol and ports. */

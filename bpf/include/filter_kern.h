@@ -43,6 +43,7 @@ struct ps_filter_pkt {
 	__u8 has_inner;
 	__u8 v6;
 	__u8 l4_unknown; /* a later fragment: no transport header */
+	__u32 ids[PS_FF_MAX_POW2]; /* the classifier's vector per constrained field (here: off its stack) */
 };
 
 /* The running intersection: acc->w is valid in [*lo, *hi). */
@@ -364,21 +365,23 @@ static __always_inline struct ps_filter_gen *ps_filter_active(__u32 *gen)
 	return bpf_map_lookup_elem(&ps_filter_gens, gen);
 }
 
-/* The verdict of the active rule set for one packet; counts the winning rule's hit. */
-__noinline int ps_filter_classify(const struct ps_filter_pkt *fp, __u64 frame_len,
-					 __u32 *action)
+/* The verdict of the active rule set for one packet; counts the winning rule's hit. *match: the
+ * result (action << 16 | hit slot), PS_FILTER_NONE when no rule matched. */
+__noinline int ps_filter_classify(struct ps_filter_pkt *fp, __u64 frame_len, __u32 *match)
 {
 	const struct ps_filter_vec *va, *vb, *vc, *vd;
 	struct ps_filter_and st = {};
 	struct ps_filter_rule *rule;
 	struct ps_filter_vec *acc;
 	struct ps_filter_gen *g;
-	__u32 ids[PS_FF_MAX_POW2] = {};
+	__u32 *ids;
 	__u32 zero = 0, gen, fields, key, lo, hi, n = 0, k;
 	int i;
 
-	if (!fp || !action)
+	if (!fp || !match)
 		return PS_VERDICT_PASS;
+	*match = PS_FILTER_NONE;
+	ids = fp->ids; /* zeroed with the packet's fields */
 	g = ps_filter_active(&gen);
 	if (!g || g->rules == 0)
 		return PS_VERDICT_PASS;
@@ -488,7 +491,7 @@ done:
 	if (!rule)
 		return PS_VERDICT_PASS;
 	ps_filter_count_hit(rule->slot, frame_len, fp->now);
-	*action = rule->action;
+	*match = (__u32)rule->action << 16 | rule->slot;
 	return rule->action == PS_FILTER_DROP ? PS_VERDICT_DROP : PS_VERDICT_PASS;
 }
 

@@ -66,7 +66,7 @@ struct ps_filter_gen {
 	__u32 fields;  /* bit per enum ps_filter_field that some rule constrains */
 	__u32 no_inner_vec;
 	__u32 no_l4_vec;
-	__u32 _pad;
+	__u32 epoch; /* new on every apply, never 0: a flow's cached verdict holds for this epoch only */
 	/* Per family (0: IPv4, 1: IPv6) and address field: the /0 vector and the other prefix
 	 * lengths present, longest first. */
 	__u32 any_vec[2][PS_FILTER_ADDR_FIELDS];
@@ -107,6 +107,14 @@ struct ps_filter_rule {
 	__u8 action;
 	__u8 _pad;
 };
+
+/* A classification's result: action << 16 | the winning rule's hit slot, or PS_FILTER_NONE (no rule
+ * matched). A flow caches it per side (ps_flow_side.filter = epoch << 32 | result) when the rule
+ * set constrains only fields that every packet of the flow shares (PS_FILTER_FLOW_FIELDS). */
+#define PS_FILTER_NONE 0xFFFFFFFFU
+#define PS_FILTER_FLOW_FIELDS                                                                \
+	((1U << PS_FF_SRC) | (1U << PS_FF_DST) | (1U << PS_FF_DPORT) | (1U << PS_FF_SPORT) | \
+	 (1U << PS_FF_PROTO) | (1U << PS_FF_NO_INNER) | (1U << PS_FF_NO_L4))
 
 #define PS_FILTER_HIT_SLOTS (PS_FILTER_GENS * PS_FILTER_MAX_RULES)
 

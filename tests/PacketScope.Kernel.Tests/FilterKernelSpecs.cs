@@ -327,6 +327,72 @@ public sealed class FilterKernelSpecs : IDisposable
     }
 
     [Fact]
+    public void Should_classify_a_flow_by_its_cached_verdict_until_the_rule_set_changes()
+    {
+        var dns = Frames.Udp4(A, 1000, B, 53, 4);
+        ulong Passed() => Maps.Flows(_tracker).Single().Value.side_a.packets; // A orders before B: side a
+
+        Apply(Rule(1, Spec(protocol: 17, dport: Port(54)))); // matches nothing here
+        for (var i = 0; i < 3; i++)
+            Assert.Equal(XdpPass, Run(dns));
+        Assert.Equal(3ul, Passed());
+        Assert.NotEqual(0ul, Maps.Flows(_tracker).Single().Value.side_a.filter); // the verdict is cached
+
+        var monitor = Rule(2, Spec(src: "10.1.2.0/24", dport: Port(53), action: FilterAction.Monitor));
+        Apply(Rule(1, Spec(protocol: 17, dport: Port(54))), monitor); // a new epoch: the flow is classified again
+        var monitored = Maps.Stat(_tracker, Conntrack.HookIngress, StatId.Monitor).packets;
+        for (var i = 0; i < 4; i++)
+            Assert.Equal(XdpPass, Run(dns));
+        Assert.Equal(4ul, Hits(2).Packets); // counted on every packet, cached or not
+        Assert.Equal(4ul * (ulong)dns.Length, Hits(2).Bytes);
+        Assert.Equal(monitored + 4, Maps.Stat(_tracker, Conntrack.HookIngress, StatId.Monitor).packets);
+
+        Apply(monitor, Rule(3, Spec(protocol: 17, dport: Port(53)), priority: 5)); // a drop rule above it
+        for (var i = 0; i < 2; i++)
+            Assert.Equal(XdpDrop, Run(dns));
+        Assert.Equal(2ul, Hits(3).Packets);
+        Assert.Equal(4ul, Hits(2).Packets);
+        Assert.Equal(7ul, Passed()); // dropped packets are not counted in the flow
+
+        Apply(); // no rules: the flow passes again
+        Assert.Equal(XdpPass, Run(dns));
+        Apply(Rule(4, Spec(protocol: 17, sport: Port(1000)))); // an epoch whose verdict differs from the last cached one
+        Assert.Equal(XdpDrop, Run(dns));
+        Assert.Equal(8ul, Passed());
+    }
+
+    [Fact]
+    public void Should_cache_each_side_of_a_flow_on_its_own()
+    {
+        // A forwarding host sees both sides of a flow at ingress: each has its own verdict.
+        var forth = Frames.Udp4(A, 1000, C, 2000, 4);
+        var back = Frames.Udp4(C, 2000, A, 1000, 4);
+        Apply(Rule(1, Spec(src: "10.2.0.0/16")));
+        for (var i = 0; i < 3; i++)
+        {
+            Assert.Equal(XdpPass, Run(forth));
+            Assert.Equal(XdpDrop, Run(back));
+        }
+        Assert.Equal(3ul, Hits(1).Packets);
+        var flow = Maps.Flows(_tracker).Single().Value;
+        Assert.Equal(3ul, flow.side_a.packets);
+        Assert.Equal(0ul, flow.side_b.packets);
+    }
+
+    [Fact]
+    public void Should_classify_every_packet_when_a_rule_looks_at_what_changes_within_a_flow()
+    {
+        var ack = Frames.Tcp4(A, 1000, B, 80, 1, 1, 0x10, 100, 0);
+        Apply(Rule(1, Spec(protocol: 17, dport: Port(53)))); // cacheable: the flow caches "no match"
+        Assert.Equal(XdpPass, Run(ack));
+        Apply(Rule(1, Spec(protocol: 6, flags: 0x04, mask: 0x04))); // RSTs: flags differ packet by packet
+        Assert.Equal(XdpPass, Run(ack));
+        Assert.Equal(XdpDrop, Run(Frames.Tcp4(A, 1000, B, 80, 2, 1, 0x14, 100, 0)));
+        Assert.Equal(XdpPass, Run(ack));
+        Assert.Equal(1ul, Hits(1).Packets);
+    }
+
+    [Fact]
     public void Should_apply_inner_fields_only_to_ICMP_errors()
     {
         Apply(Rule(1, Spec(protocol: 1, innerProtocol: 17, innerDport: Port(53))));

@@ -76,6 +76,8 @@ public sealed unsafe class FilterTables
     /// <summary>The rule-set version packets are classified by now (-1 before the first apply).</summary>
     public long AppliedVersion { get; private set; } = -1;
 
+    private uint _epoch;
+
     private static uint[][][] NewShadow(int fields, int keys) =>
         Enumerable.Range(0, FilterShared.Gens).Select(_ => Enumerable.Range(0, fields).Select(_ => new uint[keys]).ToArray()).ToArray();
 
@@ -125,7 +127,7 @@ public sealed unsafe class FilterTables
             WriteArray(_ports, _portShadow[gen], image.Ports, gen, FilterShared.PortKeys);
             WriteArray(_small, _smallShadow[gen], image.Small, gen, FilterShared.SmallKeys);
             WriteRules(gen, image);
-            _gens.Update(gen, Header(image));
+            _gens.Update(gen, Header(image, NextEpoch()));
         }
         catch
         {
@@ -203,10 +205,15 @@ public sealed unsafe class FilterTables
         return result;
     }
 
-    private static ps_filter_gen Header(FilterImage image)
+    // Flows cache their verdict tagged with the epoch it was classified in: a new one on every apply (never 0,
+    // which a flow record starts with) makes every cached verdict stale at the flip.
+    private uint NextEpoch() => _epoch = _epoch == uint.MaxValue ? 1 : _epoch + 1;
+
+    private static ps_filter_gen Header(FilterImage image, uint epoch)
     {
         var h = new ps_filter_gen
         {
+            epoch = epoch,
             version = (ulong)image.Version,
             rules = (uint)image.Rules.Count,
             words = image.Rules.Count == 0 ? 0u : (uint)image.Words,

@@ -89,6 +89,7 @@ public struct ps_flow_side
     public byte hooks;
     public byte seq_valid;
     public uint _pad;
+    public ulong filter; // ingress: the Guarder's cached verdict (filter_shared.h)
 }
 
 [StructLayout(LayoutKind.Sequential)]

@@ -79,7 +79,7 @@ public unsafe struct ps_filter_gen
     public uint fields;
     public uint no_inner_vec;
     public uint no_l4_vec;
-    private uint _pad;
+    public uint epoch; // new on every apply, never 0: flows cache their verdict for one epoch
     public fixed uint any_vec[2 * FilterShared.AddrFields];
     public fixed byte nlens[2 * FilterShared.AddrFields];
     public fixed byte lens[2 * FilterShared.AddrFields * FilterShared.MaxLens];

@@ -21,6 +21,7 @@ int main(void)
 	F(ps_flow_side, last_seq); F(ps_flow_side, last_ack); F(ps_flow_side, retransmits); F(ps_flow_side, out_of_order);
 	F(ps_flow_side, dup_acks); F(ps_flow_side, zero_windows); F(ps_flow_side, window); F(ps_flow_side, ip_id);
 	F(ps_flow_side, ttl); F(ps_flow_side, tcp_flags); F(ps_flow_side, hooks); F(ps_flow_side, seq_valid); F(ps_flow_side, _pad);
+	F(ps_flow_side, filter);
 
 	S(ps_flow_value);
 	FN(ps_flow_value, "side_a", side[0]); FN(ps_flow_value, "side_b", side[1]);
@@ -46,7 +47,7 @@ int main(void)
 
 	S(ps_filter_gen);
 	F(ps_filter_gen, version); F(ps_filter_gen, rules); F(ps_filter_gen, words); F(ps_filter_gen, fields);
-	F(ps_filter_gen, no_inner_vec); F(ps_filter_gen, no_l4_vec); F(ps_filter_gen, any_vec); F(ps_filter_gen, nlens); F(ps_filter_gen, lens);
+	F(ps_filter_gen, no_inner_vec); F(ps_filter_gen, no_l4_vec); F(ps_filter_gen, epoch); F(ps_filter_gen, any_vec); F(ps_filter_gen, nlens); F(ps_filter_gen, lens);
 
 	S(ps_filter_addr_key);
 	F(ps_filter_addr_key, gen); F(ps_filter_addr_key, family); F(ps_filter_addr_key, field); F(ps_filter_addr_key, len);
