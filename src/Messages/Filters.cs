@@ -86,5 +86,8 @@ public sealed record FiltersResponse(long Version, IReadOnlyList<FilterRule> Rul
 public sealed record FilterCommandResult(bool Ok, FilterRule? Rule, long Version, string? Error = null, string? Field = null, bool NotFound = false,
     bool Stale = false) : IPacketScopeMessage;
 
-/// <summary>Published by the rule store after every change, and once after recovery: every stored rule, enabled or not.</summary>
-public sealed record FilterRuleSetChanged(long Version, IReadOnlyList<FilterRule> Rules) : IPacketScopeMessage;
+/// <summary>
+/// Published by the rule store after every change, and once after recovery: every stored rule, enabled or not,
+/// and the id the next new rule gets (ids are never reused, so a store that adopts this set goes on from there).
+/// </summary>
+public sealed record FilterRuleSetChanged(long Version, IReadOnlyList<FilterRule> Rules, int NextId = 1) : IPacketScopeMessage;

@@ -78,6 +78,12 @@ public sealed unsafe class FilterTables
 
     private uint _epoch;
 
+    /// <summary>
+    /// Whether flows cache their verdict (on by default). Off, every packet is classified: what a flow's first
+    /// packet costs, which the filters benchmark measures this way. Takes effect at the next <see cref="Apply"/>.
+    /// </summary>
+    public bool CacheVerdicts { get; set; } = true;
+
     private static uint[][][] NewShadow(int fields, int keys) =>
         Enumerable.Range(0, FilterShared.Gens).Select(_ => Enumerable.Range(0, fields).Select(_ => new uint[keys]).ToArray()).ToArray();
 
@@ -127,7 +133,7 @@ public sealed unsafe class FilterTables
             WriteArray(_ports, _portShadow[gen], image.Ports, gen, FilterShared.PortKeys);
             WriteArray(_small, _smallShadow[gen], image.Small, gen, FilterShared.SmallKeys);
             WriteRules(gen, image);
-            _gens.Update(gen, Header(image, NextEpoch()));
+            _gens.Update(gen, Header(image, CacheVerdicts ? NextEpoch() : 0));
         }
         catch
         {
