@@ -78,8 +78,14 @@ public sealed record GetFilters : IPacketScopeMessage
     public static readonly GetFilters Instance = new();
 }
 
-/// <summary>The rule set at <c>Version</c>, which grows with every change; rules in priority order.</summary>
-public sealed record FiltersResponse(long Version, IReadOnlyList<FilterRule> Rules) : IPacketScopeMessage;
+/// <summary>Asks for the rule set only when the store's version is newer than <c>Version</c>: answered with
+/// <see cref="FiltersResponse"/> if so, else <see cref="FiltersUpToDate"/> (how nodes catch up on changes they missed).</summary>
+public sealed record GetFiltersSince(long Version) : IPacketScopeMessage;
+
+public sealed record FiltersUpToDate(long Version) : IPacketScopeMessage;
+
+/// <summary>The rule set at <c>Version</c>, which grows with every change; rules in priority order; the id the next new rule gets.</summary>
+public sealed record FiltersResponse(long Version, IReadOnlyList<FilterRule> Rules, int NextId = 1) : IPacketScopeMessage;
 
 /// <summary>The answer to a change: the rule as stored, or why nothing changed (Field names the input at fault).</summary>
 /// <summary>Stale: an UpdateFilter whose IfUpdatedAt no longer held (the caller may read again and retry).</summary>

@@ -19,7 +19,9 @@ try
         Console.WriteLine(NodeOptions.Usage);
         return 0;
     }
-    if (options.Interfaces.Count == 0)
+    if (!options.IsSensor)
+        options = options with { Interfaces = [] }; // a pure web node monitors nothing
+    else if (options.Interfaces.Count == 0)
     {
         var iface = NodeOptions.DefaultRouteInterface()
             ?? throw new OptionsException("iface", "there is no default route to pick an interface from; pass --iface NAME");
@@ -61,8 +63,12 @@ builder.Services.AddSingleton(token);
 var app = builder.Build();
 var log = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("packetscope");
 Libbpf.SetLogger(app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("libbpf"));
-app.MapConnectionsApi();
-app.MapFiltersApi();
+app.MapHealthApi();
+if (options.IsWeb)
+{
+    app.MapConnectionsApi();
+    app.MapFiltersApi();
+}
 
 try
 {
@@ -74,6 +80,30 @@ catch (IOException e)
     await app.DisposeAsync();
     return 1;
 }
+
+// A member of the cluster first: joined through a seed (or, with none, a cluster of its own).
+var cluster = Akka.Cluster.Cluster.Get(app.Services.GetRequiredService<ActorSystem>());
+var joinDeadline = DateTime.UtcNow + options.JoinTimeout;
+while (cluster.SelfMember.Status != Akka.Cluster.MemberStatus.Up)
+{
+    if (app.Lifetime.ApplicationStopping.IsCancellationRequested)
+    {
+        await app.WaitForShutdownAsync();
+        await app.DisposeAsync();
+        return 0;
+    }
+    if (DateTime.UtcNow > joinDeadline)
+    {
+        Console.Error.WriteLine($"packetscope: could not join the cluster through {string.Join(", ", options.Seeds.Select(s => $"{s.Host}:{s.Port}"))} " +
+            $"within {options.JoinTimeout.TotalSeconds:0} s: check that a node runs there with that --cluster-port, and that it can reach this node at " +
+            $"{options.PublicHostname ?? options.Hostname}:{cluster.SelfAddress.Port} (--public-hostname)");
+        await app.StopAsync();
+        await app.DisposeAsync();
+        return 1;
+    }
+    await Task.Delay(50);
+}
+log.LogInformation("member of the cluster at {Address} with roles {Roles}", cluster.SelfAddress, string.Join(", ", options.Roles));
 
 // Ready when every interface is attached with the stored filter rules in its kernel tables; a failure
 // during start-up ends the node (everything detached).
@@ -121,7 +151,7 @@ if (generatedToken is not null)
     Console.WriteLine($"API token for changes (kept in {Path.Combine(options.DataDirectory, ApiToken.FileName)}, shown only now): {generatedToken}");
 }
 log.LogInformation("PacketScope node {Node} ready: tracking {Interfaces}, API on http://{Api}", options.NodeName,
-    string.Join(", ", options.Interfaces), options.Api);
+    options.IsSensor ? string.Join(", ", options.Interfaces) : "nothing (no sensor role)", options.Api);
 
 await app.WaitForShutdownAsync();
 await app.DisposeAsync();

@@ -19,15 +19,39 @@ public sealed class GuardActorSpecs : TestKit
         var state = new GuardState();
         Sys.ActorOf(GuardActor.Props(store.Ref, state));
 
-        store.ExpectMsg<GetFilters>(); // not answered: a recovering store
-        store.ExpectMsg<GetFilters>(TimeSpan.FromSeconds(3));
+        Assert.Equal(-1, store.ExpectMsg<GetFiltersSince>().Version); // not answered: a recovering store
+        store.ExpectMsg<GetFiltersSince>(TimeSpan.FromSeconds(3));
         store.Reply(new FiltersResponse(4, [Rule(1, Spec(protocol: 1, icmpType: 8)), Rule(2, Spec(protocol: 6, dport: Port(23)) with { Enabled = false })]));
 
         var image = ExpectMsg<FilterImageReady>().Image;
         Assert.Equal(4, image.Version);
         Assert.Equal((1u, FilterVerdict.Drop), Assert.Single(image.Rules)); // the disabled rule stays out of the kernel
         Assert.Same(image, state.Current);
-        store.ExpectNoMsg(TimeSpan.FromMilliseconds(1500)); // answered: no more asking
+        store.ExpectNoMsg(TimeSpan.FromMilliseconds(1500)); // answered: from now on a poll for what it may miss
+        Assert.Equal(4, store.ExpectMsg<GetFiltersSince>(GuardActor.PollInterval + TimeSpan.FromSeconds(2)).Version);
+        store.Reply(new FiltersUpToDate(4));
+        ExpectNoMsg(TimeSpan.FromMilliseconds(300));
+    }
+
+    [Fact]
+    public void Should_catch_up_on_a_change_it_missed_through_its_poll_and_tell_which_set_it_holds()
+    {
+        Sys.EventStream.Subscribe(TestActor, typeof(FilterImageReady));
+        var store = CreateTestProbe();
+        var guard = Sys.ActorOf(GuardActor.Props(store.Ref, new GuardState()));
+        Assert.Equal(-1, guard.Ask<FilterRuleSetChanged>(GetHeldRuleSet.Instance, TimeSpan.FromSeconds(3)).Result.Version); // holds nothing yet
+        store.ExpectMsg<GetFiltersSince>();
+        store.Reply(new FiltersResponse(2, [Rule(1, Spec(protocol: 1))], NextId: 5));
+        Assert.Equal(2, ExpectMsg<FilterImageReady>().Image.Version);
+
+        // The change to version 3 never arrived (the node was unreachable): the next poll brings it.
+        Assert.Equal(2, store.ExpectMsg<GetFiltersSince>(GuardActor.PollInterval + TimeSpan.FromSeconds(2)).Version);
+        store.Reply(new FiltersResponse(3, [Rule(1, Spec(protocol: 1)), Rule(5, Spec(protocol: 17))], NextId: 6));
+        Assert.Equal(3, ExpectMsg<FilterImageReady>().Image.Version);
+
+        var held = guard.Ask<FilterRuleSetChanged>(GetHeldRuleSet.Instance, TimeSpan.FromSeconds(3)).Result;
+        Assert.Equal((3L, 6), (held.Version, held.NextId));
+        Assert.Equal([1, 5], held.Rules.Select(r => r.Id));
     }
 
     [Fact]
@@ -36,7 +60,7 @@ public sealed class GuardActorSpecs : TestKit
         Sys.EventStream.Subscribe(TestActor, typeof(FilterImageReady));
         var store = CreateTestProbe();
         var guard = Sys.ActorOf(GuardActor.Props(store.Ref, new GuardState()));
-        store.ExpectMsg<GetFilters>();
+        store.ExpectMsg<GetFiltersSince>();
         store.Reply(new FiltersResponse(1, []));
         Assert.Equal(1, ExpectMsg<FilterImageReady>().Image.Version);
 

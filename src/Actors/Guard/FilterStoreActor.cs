@@ -1,16 +1,22 @@
 // The rule store: validated rules in, events persisted (Akka.Persistence), the rule set versioned.
-// Written as a plain persistent actor with one persistence id, so it can run as a cluster singleton
-// (issue 4) unchanged.
+// One persistent actor with one persistence id; in a cluster it runs as a singleton, publishes every
+// change to every node's GuardActor, and when it starts on a node whose journal is behind the cluster's
+// (a per-node SQLite journal after a handover) adopts the newest rule set a live node holds.
 using Akka.Actor;
+using Akka.Cluster;
+using Akka.Cluster.Tools.PublishSubscribe;
 using Akka.Event;
 using Akka.Persistence;
 using PacketScope.Messages;
 
 namespace PacketScope.Actors.Guard;
 
-public sealed class FilterStoreActor : ReceivePersistentActor, IWithTimers
+public sealed class FilterStoreActor : ReceivePersistentActor, IWithTimers, IWithUnboundedStash
 {
     public const string Name = "filters";
+    /// <summary>The distributed pub-sub topic of <see cref="FilterRuleSetChanged"/>.</summary>
+    public const string Topic = "packetscope-filter-rules";
+    private static readonly TimeSpan AdoptionWindow = TimeSpan.FromSeconds(3);
     public const string DefaultPersistenceId = "packetscope-filter-rules";
     private const int PriorityStep = 10;
     public const int MaxEnabledRules = CompiledRuleSet.MaxRules;
@@ -20,27 +26,52 @@ public sealed class FilterStoreActor : ReceivePersistentActor, IWithTimers
         public static readonly ExpireDue Instance = new();
     }
 
+    private sealed class AdoptionDue
+    {
+        public static readonly AdoptionDue Instance = new();
+    }
+
     private readonly Dictionary<int, FilterRule> _rules = new();
     private readonly Func<DateTimeOffset> _clock;
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly int _maxEnabled;
+    private readonly IActorRef? _mediator;
+    private readonly bool _adopt;
     private int _nextId = 1;
     private long _version;
+    private int _awaitedHolders;
+    private FilterRuleSetChanged? _newestHeld;
+    private string? _newestHolder;
 
-    public FilterStoreActor(string persistenceId, Func<DateTimeOffset>? clock = null, int maxEnabled = MaxEnabledRules)
+    /// <param name="mediator">Distributed pub-sub: changes go to its <see cref="Topic"/>; null: to the local event stream.</param>
+    /// <param name="adopt">After recovery, ask every cluster member's GuardActor for the rule set it holds and adopt a newer one.</param>
+    public FilterStoreActor(string persistenceId, Func<DateTimeOffset>? clock = null, int maxEnabled = MaxEnabledRules,
+        IActorRef? mediator = null, bool adopt = false)
     {
         PersistenceId = persistenceId;
         _maxEnabled = maxEnabled;
         _clock = clock ?? (() => DateTimeOffset.UtcNow);
+        _mediator = mediator;
+        _adopt = adopt;
 
         Recover<IFilterEvent>(Apply);
         Recover<RecoveryCompleted>(_ =>
         {
             Timers.StartPeriodicTimer(ExpireDue.Instance, ExpireDue.Instance, TimeSpan.FromSeconds(1));
-            PublishChange();
+            if (_adopt)
+                StartAdoption();
+            else
+                PublishChange();
         });
+        Ready();
+    }
 
+    public IStash Stash { get; set; } = null!;
+
+    private void Ready()
+    {
         Command<GetFilters>(_ => Sender.Tell(Snapshot()));
+        Command<GetFiltersSince>(q => Sender.Tell(_version > q.Version ? Snapshot() : new FiltersUpToDate(_version)));
         Command<AddFilter>(c =>
         {
             if (Conflict(c.Spec, exceptId: null) is { } error)
@@ -126,12 +157,75 @@ public sealed class FilterStoreActor : ReceivePersistentActor, IWithTimers
         });
     }
 
+    // ---------------------------------------------------------------- adoption (cluster)
+
+    private void StartAdoption()
+    {
+        var members = Cluster.Get(Context.System).State.Members.Where(m => m.Status == MemberStatus.Up).ToList();
+        _awaitedHolders = members.Count;
+        _newestHeld = null;
+        foreach (var m in members)
+            Context.ActorSelection(new RootActorPath(m.Address) / "user" / GuardActor.Name).Tell(GetHeldRuleSet.Instance);
+        Timers.StartSingleTimer(AdoptionDue.Instance, AdoptionDue.Instance, AdoptionWindow);
+        BecomeStacked(Adopting);
+        if (_awaitedHolders == 0)
+            FinishAdoption();
+    }
+
+    // Until every member answered (or the window closed), commands wait: a change now could reuse an id the cluster already gave.
+    private void Adopting()
+    {
+        Command<FilterRuleSetChanged>(held =>
+        {
+            if (held.Version > (_newestHeld?.Version ?? -1))
+            {
+                _newestHeld = held;
+                _newestHolder = Sender.Path.Address.ToString();
+            }
+            if (--_awaitedHolders <= 0)
+                FinishAdoption();
+        });
+        Command<AdoptionDue>(_ =>
+        {
+            _log.Warning("rule store: {0} cluster member(s) did not say which rule set they hold within {1} s", _awaitedHolders, AdoptionWindow.TotalSeconds);
+            FinishAdoption();
+        });
+        Command<ExpireDue>(_ => { }); // the next tick, once ready
+        CommandAny(_ => Stash.Stash());
+    }
+
+    private void FinishAdoption()
+    {
+        Timers.Cancel(AdoptionDue.Instance);
+        if (_newestHeld is { } held && held.Version > _version)
+        {
+            var from = _newestHolder ?? "?";
+            Persist(new FilterRuleSetAdopted(held.Version, held.Rules, held.NextId, from, _clock()), e =>
+            {
+                _log.Warning("rule store: its journal held version {0}, the cluster version {1} (from {2}): adopted {3} rules",
+                    _version, e.Version, e.From, e.Rules.Count);
+                Apply(e);
+                Adopted();
+            });
+            return;
+        }
+        Adopted();
+    }
+
+    private void Adopted()
+    {
+        UnbecomeStacked();
+        Stash.UnstashAll();
+        PublishChange();
+    }
+
     public override string PersistenceId { get; }
 
     public ITimerScheduler Timers { get; set; } = null!;
 
-    public static Props Props(string persistenceId = DefaultPersistenceId, Func<DateTimeOffset>? clock = null, int maxEnabled = MaxEnabledRules) =>
-        Akka.Actor.Props.Create(() => new FilterStoreActor(persistenceId, clock, maxEnabled));
+    public static Props Props(string persistenceId = DefaultPersistenceId, Func<DateTimeOffset>? clock = null, int maxEnabled = MaxEnabledRules,
+        IActorRef? mediator = null, bool adopt = false) =>
+        Akka.Actor.Props.Create(() => new FilterStoreActor(persistenceId, clock, maxEnabled, mediator, adopt));
 
     private void PersistAndReply(IFilterEvent e, FilterRule rule)
     {
@@ -161,13 +255,26 @@ public sealed class FilterStoreActor : ReceivePersistentActor, IWithTimers
             case FilterExpired x:
                 _rules.Remove(x.Id);
                 break;
+            case FilterRuleSetAdopted a:
+                _rules.Clear();
+                foreach (var r in a.Rules)
+                    _rules[r.Id] = r;
+                _nextId = Math.Max(Math.Max(_nextId, a.NextId), a.Rules.Count == 0 ? 1 : a.Rules.Max(r => r.Id) + 1);
+                _version = a.Version; // the cluster's version: every node holds it already
+                return;
         }
         _version++;
     }
 
-    // The node's GuardActor (and, in a cluster, every node's) follows the rule set through this.
-    private void PublishChange() =>
-        Context.System.EventStream.Publish(new FilterRuleSetChanged(_version, Snapshot().Rules));
+    // Every node's GuardActor follows the rule set through this (the local event stream outside a cluster).
+    private void PublishChange()
+    {
+        var change = new FilterRuleSetChanged(_version, Snapshot().Rules, _nextId);
+        if (_mediator is null)
+            Context.System.EventStream.Publish(change);
+        else
+            _mediator.Tell(new Publish(Topic, change));
+    }
 
     /// <summary>The kernel classifier holds a fixed number of enabled rules: refuse one more before it is stored.</summary>
     private FilterCommandResult? TooMany(int? exceptId) =>
@@ -177,7 +284,7 @@ public sealed class FilterStoreActor : ReceivePersistentActor, IWithTimers
             : null;
 
     private FiltersResponse Snapshot() =>
-        new(_version, _rules.Values.OrderBy(r => r.Priority).ThenBy(r => r.Id).ToList());
+        new(_version, _rules.Values.OrderBy(r => r.Priority).ThenBy(r => r.Id).ToList(), _nextId);
 
     private int NextPriority() =>
         _rules.Count == 0 ? PriorityStep : Math.Min(_rules.Values.Max(r => r.Priority) + PriorityStep, FilterRuleSpec.MaxPriority);

@@ -1,6 +1,9 @@
-// One per node: follows the rule store (its answer at start, then every FilterRuleSetChanged), compiles
-// the enabled rules into a kernel image and hands it to the interfaces. Bursts of changes compile once.
+// One per node: follows the rule store (its answer at start, then every FilterRuleSetChanged, and a poll
+// that catches up on changes a node missed while unreachable), compiles the enabled rules into a kernel
+// image and hands it to the interfaces. Bursts of changes compile once. Tells a new rule store which
+// rule set it holds.
 using Akka.Actor;
+using Akka.Cluster.Tools.PublishSubscribe;
 using Akka.Event;
 using PacketScope.Messages;
 using PacketScope.Native;
@@ -24,40 +27,67 @@ public sealed class GuardActor : ReceiveActor, IWithTimers
         public static readonly AskStore Instance = new();
     }
 
+    /// <summary>How often a node asks the store whether it missed a change (pub-sub delivers at most once).</summary>
+    public static readonly TimeSpan PollInterval = TimeSpan.FromSeconds(3);
+
     private readonly IActorRef _store;
     private readonly GuardState _state;
+    private readonly IActorRef? _mediator;
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private FilterRuleSetChanged? _pending;
+    private FilterRuleSetChanged? _held;
     private long _compiled = -1;
+    private bool _answered;
 
-    public GuardActor(IActorRef store, GuardState state)
+    /// <param name="mediator">Distributed pub-sub, to follow the store's topic; null: the local event stream.</param>
+    public GuardActor(IActorRef store, GuardState state, IActorRef? mediator = null)
     {
         _store = store;
         _state = state;
-        // The store may still be recovering (or restarting after a journal failure): ask until it answers.
-        Receive<AskStore>(_ => _store.Tell(GetFilters.Instance));
+        _mediator = mediator;
+        // The store may still be recovering, restarting after a journal failure, or moving to another node:
+        // ask every second until it answers, then every PollInterval for what this node may have missed.
+        Receive<AskStore>(_ => _store.Tell(new GetFiltersSince(_held?.Version ?? -1)));
         Receive<FiltersResponse>(r =>
         {
-            Timers.Cancel(AskStore.Instance);
-            Changed(new FilterRuleSetChanged(r.Version, r.Rules));
+            Answered();
+            Changed(new FilterRuleSetChanged(r.Version, r.Rules, r.NextId));
         });
+        Receive<FiltersUpToDate>(_ => Answered());
         Receive<FilterRuleSetChanged>(Changed);
+        Receive<GetHeldRuleSet>(_ => Sender.Tell(_held ?? new FilterRuleSetChanged(-1, [], 1)));
+        Receive<SubscribeAck>(_ => { });
         Receive<Compile>(_ => CompilePending());
     }
 
     public ITimerScheduler Timers { get; set; } = null!;
 
-    public static Props Props(IActorRef store, GuardState state) => Akka.Actor.Props.Create(() => new GuardActor(store, state));
+    public static Props Props(IActorRef store, GuardState state, IActorRef? mediator = null) =>
+        Akka.Actor.Props.Create(() => new GuardActor(store, state, mediator));
 
     protected override void PreStart()
     {
-        Context.System.EventStream.Subscribe(Self, typeof(FilterRuleSetChanged));
+        if (_mediator is null)
+            Context.System.EventStream.Subscribe(Self, typeof(FilterRuleSetChanged));
+        else
+            _mediator.Tell(new Subscribe(FilterStoreActor.Topic, Self));
         Self.Tell(AskStore.Instance);
         Timers.StartPeriodicTimer(AskStore.Instance, AskStore.Instance, TimeSpan.FromSeconds(1));
     }
 
+    private void Answered()
+    {
+        if (_answered)
+            return;
+        _answered = true;
+        Timers.StartPeriodicTimer(AskStore.Instance, AskStore.Instance, PollInterval);
+    }
+
     private void Changed(FilterRuleSetChanged change)
     {
+        if (change.Version <= (_held?.Version ?? -1))
+            return;
+        _held = change;
         if (change.Version <= _compiled || change.Version <= (_pending?.Version ?? -1))
             return;
         if (_pending is null)

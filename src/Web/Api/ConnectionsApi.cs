@@ -26,10 +26,10 @@ public static class ConnectionsApi
         Converters = { new JsonStringEnumConverter(JsonNamingPolicy.SnakeCaseLower) },
     };
 
-    public static IEndpointRouteBuilder MapConnectionsApi(this IEndpointRouteBuilder app)
+    // The /api group. A view too busy to answer (or a node shutting down) is a 503 to retry, not a 500.
+    private static RouteGroupBuilder ApiGroup(IEndpointRouteBuilder app)
     {
         var api = app.MapGroup("/api");
-        // A view too busy to answer (or a node shutting down) is a 503 to retry, not a 500.
         api.AddEndpointFilter(async (context, next) =>
         {
             try
@@ -41,6 +41,12 @@ public static class ConnectionsApi
                 return Results.Json(new ApiError("the node did not answer in time; retry"), Json, statusCode: 503);
             }
         });
+        return api;
+    }
+
+    public static IEndpointRouteBuilder MapConnectionsApi(this IEndpointRouteBuilder app)
+    {
+        var api = ApiGroup(app);
         api.MapGet("/connections", async (HttpRequest req, IRequiredActor<NodeViewActor> view, NodeOptions options) =>
         {
             ConnectionQuery query;
@@ -69,6 +75,13 @@ public static class ConnectionsApi
             var actor = await view.GetAsync();
             return Results.Json(await actor.Ask<StatsResponse>(GetStats.Instance, s_askTimeout), Json);
         });
+        return app;
+    }
+
+    /// <summary>/api/health, on every node (a node without the web role serves only this).</summary>
+    public static IEndpointRouteBuilder MapHealthApi(this IEndpointRouteBuilder app)
+    {
+        var api = ApiGroup(app);
         api.MapGet("/health", async (IRequiredActor<NodeViewActor> view, GuardState guard, NodeOptions options) =>
         {
             var actor = await view.GetAsync();

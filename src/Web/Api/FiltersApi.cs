@@ -74,7 +74,7 @@ public static class FiltersApi
             var spec = FilterRuleParser.Parse(await Body(req), DateTimeOffset.UtcNow);
             var result = await (await store.GetAsync()).Ask<FilterCommandResult>(new AddFilter(spec), s_askTimeout);
             return result.Ok
-                ? Results.Json(FilterRuleJson.Write(result.Rule!), ConnectionsApi.Json, statusCode: 201)
+                ? Changed(req.HttpContext, result, 201)
                 : Refused(result);
         });
         filters.MapPut("/{id}", async (string id, HttpRequest req, IRequiredActor<FilterStoreActor> store) =>
@@ -96,15 +96,15 @@ public static class FiltersApi
                 var spec = FilterRuleParser.Parse(FilterRuleJson.Merge(existing, body), DateTimeOffset.UtcNow);
                 var result = await actor.Ask<FilterCommandResult>(new UpdateFilter(n, spec, existing.UpdatedAt), s_askTimeout);
                 if (!result.Stale || attempt == 3)
-                    return Answer(result);
+                    return Answer(req.HttpContext, result);
             }
         });
-        filters.MapDelete("/{id}", async (string id, IRequiredActor<FilterStoreActor> store) =>
-            Answer(await (await store.GetAsync()).Ask<FilterCommandResult>(new RemoveFilter(Id(id)), s_askTimeout)));
-        filters.MapPost("/{id}/enable", async (string id, IRequiredActor<FilterStoreActor> store) =>
-            Answer(await (await store.GetAsync()).Ask<FilterCommandResult>(new SetFilterEnabled(Id(id), true), s_askTimeout)));
-        filters.MapPost("/{id}/disable", async (string id, IRequiredActor<FilterStoreActor> store) =>
-            Answer(await (await store.GetAsync()).Ask<FilterCommandResult>(new SetFilterEnabled(Id(id), false), s_askTimeout)));
+        filters.MapDelete("/{id}", async (string id, HttpContext http, IRequiredActor<FilterStoreActor> store) =>
+            Answer(http, await (await store.GetAsync()).Ask<FilterCommandResult>(new RemoveFilter(Id(id)), s_askTimeout)));
+        filters.MapPost("/{id}/enable", async (string id, HttpContext http, IRequiredActor<FilterStoreActor> store) =>
+            Answer(http, await (await store.GetAsync()).Ask<FilterCommandResult>(new SetFilterEnabled(Id(id), true), s_askTimeout)));
+        filters.MapPost("/{id}/disable", async (string id, HttpContext http, IRequiredActor<FilterStoreActor> store) =>
+            Answer(http, await (await store.GetAsync()).Ask<FilterCommandResult>(new SetFilterEnabled(Id(id), false), s_askTimeout)));
         return app;
     }
 
@@ -125,8 +125,16 @@ public static class FiltersApi
         }
     }
 
-    private static IResult Answer(FilterCommandResult result) =>
-        result.Ok ? Results.Json(FilterRuleJson.Write(result.Rule!), ConnectionsApi.Json)
+    // A change's answer carries the rule-set version it made (X-Rule-Set-Version): wait for X-Rule-Set-Applied
+    // (or /api/health's filters.applied) to reach it on a node to know the change is in that node's kernel.
+    private static IResult Changed(HttpContext http, FilterCommandResult result, int status = 200)
+    {
+        http.Response.Headers["X-Rule-Set-Version"] = result.Version.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        return Results.Json(FilterRuleJson.Write(result.Rule!), ConnectionsApi.Json, statusCode: status);
+    }
+
+    private static IResult Answer(HttpContext http, FilterCommandResult result) =>
+        result.Ok ? Changed(http, result)
         : result.NotFound ? Results.Json(new ApiError(result.Error!, result.Field, result.Error), ConnectionsApi.Json, statusCode: 404)
         : Refused(result);
 

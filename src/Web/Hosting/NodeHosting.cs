@@ -1,7 +1,13 @@
 // Composes a node: the actor system (Akka.Hosting), the telemetry bus, the interface and view actors.
 using Akka.Actor;
+using Akka.Cluster;
+using Akka.Cluster.Hosting;
+using Akka.Cluster.Tools.PublishSubscribe;
+using Akka.Cluster.Tools.Singleton;
 using Akka.Pattern;
 using Akka.Hosting;
+using Akka.Remote.Hosting;
+using PacketScope.Actors.Wire;
 using Microsoft.Extensions.DependencyInjection;
 using Akka.Persistence.Sql;
 using PacketScope.Actors.Guard;
@@ -15,6 +21,7 @@ namespace PacketScope.Web.Hosting;
 public static class NodeHosting
 {
     public const string ActorSystemName = "packetscope";
+    public const string StoreSingletonName = "filter-store";
 
     public static IServiceCollection AddPacketScopeNode(this IServiceCollection services, NodeOptions options, string objectPath)
     {
@@ -40,6 +47,7 @@ public static class NodeHosting
             builder
                 .AddHocon(defaults, HoconAddMode.Prepend)
                 .AddHocon(persistence, HoconAddMode.Prepend)
+                .AddHocon(PacketScopeSerializer.Hocon, HoconAddMode.Prepend)
                 .AddHocon(SqlPersistence.DefaultConfiguration, HoconAddMode.Append)
                 .ConfigureLoggers(loggers =>
                 {
@@ -47,17 +55,40 @@ public static class NodeHosting
                     loggers.ClearLoggers();
                     loggers.AddLoggerFactory();
                 })
+                .WithRemoting(new RemoteOptions
+                {
+                    HostName = options.Hostname,
+                    PublicHostName = options.PublicHostname ?? options.Hostname,
+                    Port = options.ClusterPort,
+                })
+                .WithClustering(new ClusterOptions
+                {
+                    Roles = options.Roles.ToArray(),
+                    SeedNodes = options.Seeds.Select(s => $"akka.tcp://{ActorSystemName}@{s.Host}:{s.Port}").ToArray(),
+                })
                 .WithActors((system, registry) =>
                 {
+                    var cluster = Cluster.Get(system);
+                    if (options.Seeds.Count == 0)
+                        cluster.Join(cluster.SelfAddress); // no seeds: a cluster of its own, which others may join
+                    var mediator = DistributedPubSub.Get(system).Mediator;
                     var bus = new TelemetryBus(system);
-                    var view = system.ActorOf(NodeViewActor.Props(options.NodeName, options.Interfaces, bus), NodeViewActor.Name);
+                    var view = system.ActorOf(NodeViewActor.Props(options.NodeName, options.IsSensor ? options.Interfaces : [], bus), NodeViewActor.Name);
                     registry.Register<NodeViewActor>(view);
-                    // A journal failure (a locked database, a full disk) stops a persistent actor: start it again, with backoff.
-                    var store = system.ActorOf(BackoffSupervisor.Props(
-                        Backoff.OnStop(FilterStoreActor.Props(), "store", TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(30), 0.2, maxNrOfRetries: -1)),
+
+                    // The rule store: one in the cluster, on its oldest node, moved when that node leaves. A journal
+                    // failure (a locked database, a full disk) stops it: started again, with backoff.
+                    var storeProps = BackoffSupervisor.Props(Backoff.OnStop(
+                        FilterStoreActor.Props(mediator: mediator, adopt: true), "store",
+                        TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(30), 0.2, maxNrOfRetries: -1));
+                    system.ActorOf(ClusterSingletonManager.Props(storeProps, PoisonPill.Instance, ClusterSingletonManagerSettings.Create(system)),
+                        StoreSingletonName);
+                    var store = system.ActorOf(ClusterSingletonProxy.Props($"/user/{StoreSingletonName}", ClusterSingletonProxySettings.Create(system)),
                         FilterStoreActor.Name);
                     registry.Register<FilterStoreActor>(store);
-                    registry.Register<GuardActor>(system.ActorOf(GuardActor.Props(store, guard), GuardActor.Name));
+                    registry.Register<GuardActor>(system.ActorOf(GuardActor.Props(store, guard, mediator), GuardActor.Name));
+                    if (!options.IsSensor)
+                        return;
                     var interfaces = system.ActorOf(InterfacesActor.Props(options.Interfaces, settings, bus, guard), InterfacesActor.Name);
                     registry.Register<InterfacesActor>(interfaces);
                     // Detach first, while the streams still run, so shutdown is orderly and every link is closed.

@@ -23,6 +23,26 @@ public sealed record NodeOptions
     public string? ApiToken { get; init; }
     public bool ShowHelp { get; init; }
 
+    // ---- cluster
+    /// <summary>Seed nodes, HOST:PORT; none: this node forms a cluster of its own (and others may join it).</summary>
+    public IReadOnlyList<(string Host, int Port)> Seeds { get; init; } = [];
+    /// <summary>The cluster (Akka.Remote) listen port; 0: any free port (only useful without seeds pointing here).</summary>
+    public int ClusterPort { get; init; } = 4053;
+    /// <summary>The address the cluster transport binds to.</summary>
+    public string Hostname { get; init; } = "127.0.0.1";
+    /// <summary>The address other nodes reach this one at; null: <see cref="Hostname"/>.</summary>
+    public string? PublicHostname { get; init; }
+    public IReadOnlyList<string> Roles { get; init; } = AllRoles;
+    /// <summary>How long a node may take to join its seeds before it gives up.</summary>
+    public TimeSpan JoinTimeout { get; init; } = TimeSpan.FromSeconds(30);
+
+    public const string SensorRole = "sensor";
+    public const string WebRole = "web";
+    public static readonly IReadOnlyList<string> AllRoles = [SensorRole, WebRole];
+
+    public bool IsSensor => Roles.Contains(SensorRole);
+    public bool IsWeb => Roles.Contains(WebRole);
+
     public const string Usage = """
         Usage: packetscope [options]
 
@@ -35,11 +55,20 @@ public sealed record NodeOptions
           --node-name NAME      this node's name in API records (default: host name)
           --config FILE         HOCON file with a packetscope { ... } block
           --api-token TOKEN     bearer token for changes (default: generated once, kept in DIR/api-token)
+          --seed HOST:PORT      a cluster seed node to join through (repeatable; none: a one-node cluster)
+          --cluster-port PORT   cluster listen port (default 4053; 0: any free port)
+          --hostname ADDRESS    cluster listen address (default 127.0.0.1)
+          --public-hostname A   the address other nodes reach this one at (default: --hostname)
+          --role ROLE           sensor (monitors and filters interfaces) or web (serves the REST API);
+                                repeatable (default: both)
+          --join-timeout SECS   give up joining the seeds after this long (default 30)
           --help                this text
 
         Single-dash forms (-iface eth0) are accepted. Environment: PACKETSCOPE_IFACE (comma-separated),
         PACKETSCOPE_INTERVAL, PACKETSCOPE_API, PACKETSCOPE_XDP_MODE, PACKETSCOPE_DATA,
-        PACKETSCOPE_MAX_FLOWS, PACKETSCOPE_NODE_NAME, PACKETSCOPE_API_TOKEN, PACKETSCOPE_CONFIG.
+        PACKETSCOPE_MAX_FLOWS, PACKETSCOPE_NODE_NAME, PACKETSCOPE_API_TOKEN, PACKETSCOPE_CONFIG,
+        PACKETSCOPE_SEEDS (comma-separated), PACKETSCOPE_CLUSTER_PORT, PACKETSCOPE_HOSTNAME,
+        PACKETSCOPE_PUBLIC_HOSTNAME, PACKETSCOPE_ROLES (comma-separated).
         """;
 
     private static readonly Dictionary<string, string> s_envNames = new()
@@ -52,7 +81,14 @@ public sealed record NodeOptions
         ["PACKETSCOPE_MAX_FLOWS"] = "max-flows",
         ["PACKETSCOPE_NODE_NAME"] = "node-name",
         ["PACKETSCOPE_API_TOKEN"] = "api-token",
+        ["PACKETSCOPE_SEEDS"] = "seed",
+        ["PACKETSCOPE_CLUSTER_PORT"] = "cluster-port",
+        ["PACKETSCOPE_HOSTNAME"] = "hostname",
+        ["PACKETSCOPE_PUBLIC_HOSTNAME"] = "public-hostname",
+        ["PACKETSCOPE_ROLES"] = "role",
     };
+
+    private static readonly HashSet<string> s_lists = ["iface", "seed", "role"];
 
     /// <summary>Builds the options; throws <see cref="OptionsException"/> naming the option and what to do.</summary>
     public static NodeOptions Parse(IReadOnlyList<string> args, IReadOnlyDictionary<string, string?> environment, string defaultsHocon)
@@ -85,12 +121,17 @@ public sealed record NodeOptions
         try
         {
             Set("iface", ps.GetStringList("interfaces") ?? []);
-            foreach (var name in new[] { "interval", "api", "xdp-mode", "data", "max-flows", "max-icmp", "flow-idle-timeout", "closed-flow-timeout", "node-name", "api-token" })
+            hoconName = "seeds";
+            Set("seed", ps.GetStringList("seeds") ?? []);
+            hoconName = "roles";
+            Set("role", ps.GetStringList("roles") ?? []);
+            foreach (var name in new[] { "interval", "api", "xdp-mode", "data", "max-flows", "max-icmp", "flow-idle-timeout", "closed-flow-timeout", "node-name", "api-token",
+                         "cluster-port", "hostname", "public-hostname", "join-timeout" })
             {
                 hoconName = name;
                 var raw = ps.GetString(name, "");
                 // A bare number means seconds, as on the command line (HOCON alone would read milliseconds).
-                if (name is "interval" or "flow-idle-timeout" or "closed-flow-timeout"
+                if (name is "interval" or "flow-idle-timeout" or "closed-flow-timeout" or "join-timeout"
                     && !double.TryParse(raw, NumberStyles.Float, CultureInfo.InvariantCulture, out _))
                     raw = ps.GetTimeSpan(name, null, allowInfinite: false).TotalSeconds.ToString(CultureInfo.InvariantCulture);
                 Set(name, [raw]);
@@ -102,7 +143,7 @@ public sealed record NodeOptions
         }
         foreach (var (env, name) in s_envNames)
             if (environment.TryGetValue(env, out var v) && !string.IsNullOrWhiteSpace(v))
-                Set(name, name == "iface" ? v.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries) : [v]);
+                Set(name, s_lists.Contains(name) ? v.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries) : [v]);
         foreach (var (name, v) in cli)
             Set(name, v);
 
@@ -128,10 +169,48 @@ public sealed record NodeOptions
             NodeName = string.IsNullOrWhiteSpace(nodeName) ? Environment.MachineName : nodeName,
             ConfigFile = configFile,
             ApiToken = string.IsNullOrWhiteSpace(One("api-token")) ? null : One("api-token"),
+            Seeds = values["seed"].Select(ParseSeed).Distinct().ToList(),
+            ClusterPort = (int)Count("cluster-port", One("cluster-port"), 0, 65535),
+            Hostname = Host("hostname", One("hostname")) ?? throw new OptionsException("hostname", "needs an address or host name"),
+            PublicHostname = Host("public-hostname", One("public-hostname")),
+            Roles = ParseRoles(values["role"]),
+            JoinTimeout = Seconds("join-timeout", One("join-timeout"), min: 1),
         };
     }
 
-    private static readonly HashSet<string> s_valued = ["iface", "interval", "api", "xdp-mode", "data", "max-flows", "max-icmp", "node-name", "config", "flow-idle-timeout", "closed-flow-timeout", "api-token"];
+    /// <summary>HOST:PORT of a seed node ([V6]:PORT for an IPv6 address).</summary>
+    public static (string Host, int Port) ParseSeed(string text)
+    {
+        var colon = text.LastIndexOf(':');
+        var host = colon > 0 ? text[..colon].Trim('[', ']') : "";
+        if (colon <= 0 || host.Length == 0 || !int.TryParse(text[(colon + 1)..], NumberStyles.None, CultureInfo.InvariantCulture, out var port) || port is < 1 or > 65535)
+            throw new OptionsException("seed", $"'{text}' is not HOST:PORT of a node's cluster port (e.g. 10.0.0.5:4053)");
+        if (Uri.CheckHostName(host) == UriHostNameType.Unknown)
+            throw new OptionsException("seed", $"'{host}' in '{text}' is not a host name or an IP address");
+        return (host, port);
+    }
+
+    private static string? Host(string name, string text)
+    {
+        if (string.IsNullOrWhiteSpace(text))
+            return null;
+        var host = text.Trim().Trim('[', ']');
+        if (Uri.CheckHostName(host) == UriHostNameType.Unknown)
+            throw new OptionsException(name, $"'{text}' is not a host name or an IP address");
+        return host;
+    }
+
+    private static IReadOnlyList<string> ParseRoles(IEnumerable<string> given)
+    {
+        var roles = given.Select(r => r.Trim().ToLowerInvariant()).Where(r => r.Length > 0).Distinct().ToList();
+        foreach (var r in roles)
+            if (!AllRoles.Contains(r))
+                throw new OptionsException("role", $"'{r}' is not a role; roles are {string.Join(", ", AllRoles)}");
+        return roles.Count == 0 ? AllRoles : roles;
+    }
+
+    private static readonly HashSet<string> s_valued = ["iface", "interval", "api", "xdp-mode", "data", "max-flows", "max-icmp", "node-name", "config", "flow-idle-timeout", "closed-flow-timeout", "api-token",
+        "seed", "cluster-port", "hostname", "public-hostname", "role", "join-timeout"];
 
     private static Dictionary<string, List<string>> ParseCommandLine(IReadOnlyList<string> args)
     {
@@ -164,7 +243,7 @@ public sealed record NodeOptions
             }
             if (!result.TryGetValue(name, out var list))
                 result[name] = list = [];
-            if (name == "iface")
+            if (s_lists.Contains(name))
                 list.Add(value);
             else
                 result[name] = [value];

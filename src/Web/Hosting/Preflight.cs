@@ -1,4 +1,6 @@
 // Checks before anything is loaded: each failure is one line that says what to do.
+using System.Net;
+using System.Net.Sockets;
 using PacketScope.Native;
 
 namespace PacketScope.Web.Hosting;
@@ -7,6 +9,69 @@ public static class Preflight
 {
     /// <summary>Returns the first problem that stops the node from tracking, or null when it can start.</summary>
     public static string? Check(NodeOptions options, string objectPath)
+    {
+        if (CheckCluster(options) is { } clusterProblem)
+            return clusterProblem;
+        if (options.IsSensor && CheckSensor(options, objectPath) is { } sensorProblem)
+            return sensorProblem;
+        // Last, so that a node refused for another reason leaves no directory behind.
+        try
+        {
+            Directory.CreateDirectory(options.DataDirectory);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
+        {
+            return $"cannot create the state directory '{options.DataDirectory}': {e.Message}; pick another with --data DIR";
+        }
+        return null;
+    }
+
+    /// <summary>The cluster port is free and every seed's host resolves.</summary>
+    public static string? CheckCluster(NodeOptions options)
+    {
+        IPAddress[] bind;
+        try
+        {
+            bind = IPAddress.TryParse(options.Hostname, out var a) ? [a] : Dns.GetHostAddresses(options.Hostname);
+        }
+        catch (SocketException e)
+        {
+            return $"--hostname: '{options.Hostname}' does not resolve ({e.Message}); give an address of this host";
+        }
+        if (bind.Length == 0)
+            return $"--hostname: '{options.Hostname}' does not resolve; give an address of this host";
+        if (options.ClusterPort != 0)
+        {
+            try
+            {
+                using var probe = new TcpListener(bind[0], options.ClusterPort);
+                probe.Start();
+            }
+            catch (SocketException e) when (e.SocketErrorCode == SocketError.AddressAlreadyInUse)
+            {
+                return $"cannot listen for the cluster on {options.Hostname}:{options.ClusterPort}: the port is in use (another node?); pick another with --cluster-port";
+            }
+            catch (SocketException e)
+            {
+                return $"cannot listen for the cluster on {options.Hostname}:{options.ClusterPort}: {e.Message}; check --hostname (an address of this host) and --cluster-port";
+            }
+        }
+        foreach (var (host, port) in options.Seeds)
+        {
+            try
+            {
+                if (!IPAddress.TryParse(host, out _) && Dns.GetHostAddresses(host).Length == 0)
+                    return $"--seed {host}:{port}: the host name does not resolve; give the seed node's address";
+            }
+            catch (SocketException e)
+            {
+                return $"--seed {host}:{port}: the host name does not resolve ({e.Message}); give the seed node's address";
+            }
+        }
+        return null;
+    }
+
+    private static string? CheckSensor(NodeOptions options, string objectPath)
     {
         if (!OperatingSystem.IsLinux())
             return "PacketScope needs Linux (eBPF and XDP)";
@@ -27,15 +92,6 @@ public static class Preflight
         foreach (var iface in options.Interfaces)
             if (NetInterface.IndexOf(iface) == 0)
                 return $"interface '{iface}' does not exist: pick one from `ip -br link` and pass it with --iface";
-        // Last, so that a node refused for another reason leaves no directory behind.
-        try
-        {
-            Directory.CreateDirectory(options.DataDirectory);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
-        {
-            return $"cannot create the state directory '{options.DataDirectory}': {e.Message}; pick another with --data DIR";
-        }
         return null;
     }
 }

@@ -57,13 +57,15 @@ public sealed class NodeProcess : IDisposable
         return ((IPEndPoint)l.LocalEndpoint).Port;
     }
 
-    /// <summary>Starts the node with <paramref name="args"/> plus --api on a free loopback port (unless given).</summary>
+    /// <summary>Starts the node with <paramref name="args"/> plus --api and --cluster-port on free loopback ports (unless given).</summary>
     public static NodeProcess Start(IEnumerable<string> args, int? port = null, string? runAs = null)
     {
         var p = port ?? FreePort();
         var all = args.ToList();
         if (!all.Contains("--api"))
             all.AddRange(["--api", $"127.0.0.1:{p}"]);
+        if (!all.Contains("--cluster-port"))
+            all.AddRange(["--cluster-port", FreePort().ToString(System.Globalization.CultureInfo.InvariantCulture)]);
         var psi = runAs is null ? new ProcessStartInfo("dotnet") : new ProcessStartInfo("setpriv");
         var dll = NodeDll;
         string? copy = null;

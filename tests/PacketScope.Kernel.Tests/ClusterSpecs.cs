@@ -1,0 +1,81 @@
+// Three real node processes on loopback in one cluster, each filtering its own veth: a rule added
+// through any node is enforced in every node's kernel; a killed and restarted node gets the current
+// rules; the rule store moves off a node that stops and loses nothing.
+using System.Net;
+using PacketScope.Kernel.Tests.Fixtures;
+using PacketScope.Testing;
+using Xunit;
+
+namespace PacketScope.Kernel.Tests;
+
+public sealed class ClusterSpecs : IDisposable
+{
+    private const string NoPing = """{"rule_type":"icmp","icmp_type":8,"comment":"no ping"}""";
+
+    private readonly ClusterNodes _cluster = new(3);
+
+    public void Dispose() => _cluster.Dispose();
+
+    /// <summary>Node 1 forms the cluster, nodes 2 and 3 join through it; all three ready.</summary>
+    private void StartAll()
+    {
+        _cluster.Start(0, []).WaitReady(45);
+        foreach (var i in new[] { 1, 2 })
+            _cluster.Start(i, [0]);
+        foreach (var i in new[] { 1, 2 })
+            _cluster.Node(i).WaitReady(45);
+    }
+
+    private async Task<(int Id, long Version)> Add(int node, string rule)
+    {
+        var (status, body, headers) = await ClusterNodes.Send(_cluster.Node(node), HttpMethod.Post, "/api/filters", rule);
+        Assert.True(status == HttpStatusCode.Created, $"POST /api/filters on node {node + 1}: {(int)status} {body}");
+        var version = long.Parse(headers.GetValues("X-Rule-Set-Version").Single(), System.Globalization.CultureInfo.InvariantCulture);
+        return (body.GetProperty("id").GetInt32(), version);
+    }
+
+    [Fact]
+    public async Task Should_enforce_a_rule_added_on_one_node_on_every_node_and_bring_a_restarted_node_up_to_date()
+    {
+        StartAll();
+        foreach (var i in new[] { 0, 1, 2 })
+            Assert.True(_cluster[i].Namespace.PingFromPeer(1), $"ping into node {i + 1} before any rule");
+
+        var (_, version) = await Add(0, NoPing);
+        foreach (var i in new[] { 0, 1, 2 })
+            _cluster.WaitApplied(i, version);
+        Assert.False(_cluster[2].Namespace.PingFromPeer(2)); // added on node 1, dropped on node 3
+        Assert.False(_cluster[1].Namespace.PingFromPeer(1));
+
+        // Node 2 dies; a rule is added on node 3 meanwhile; node 2 comes back at the same address.
+        _cluster.Stop(1, kill: true);
+        var (id2, version2) = await Add(2, """{"rule_type":"udp","protocol":"udp","dst_port":5353,"comment":"no mDNS"}""");
+        _cluster.WaitApplied(0, version2);
+        _cluster.Start(1, [0]).WaitReady(60);
+        _cluster.WaitApplied(1, version2); // ready means the current rules are in its kernel already
+        Assert.False(_cluster[1].Namespace.PingFromPeer(1));
+        var rules = _cluster.Node(1).GetJson("/api/filters");
+        Assert.Contains(rules.EnumerateArray(), r => r.GetProperty("id").GetInt32() == id2);
+    }
+
+    [Fact]
+    public async Task Should_move_the_rule_store_off_a_node_that_stops_and_lose_no_rule()
+    {
+        StartAll();
+        var (first, _) = await Add(1, NoPing);
+        var (second, version) = await Add(2, """{"rule_type":"tcp","protocol":"tcp","dst_port":23,"comment":"no telnet"}""");
+        foreach (var i in new[] { 0, 1, 2 })
+            _cluster.WaitApplied(i, version);
+
+        _cluster.Stop(0); // the oldest node, where the store runs: it leaves, the store moves to node 2
+
+        var (third, version3) = await Add(2, """{"rule_type":"udp","protocol":"udp","dst_port":69,"comment":"no tftp"}""");
+        Assert.True(third > second, $"id {third} after {second}: ids go on from the cluster's");
+        Assert.True(version3 > version);
+        foreach (var i in new[] { 1, 2 })
+            _cluster.WaitApplied(i, version3);
+        var ids = _cluster.Node(1).GetJson("/api/filters").EnumerateArray().Select(r => r.GetProperty("id").GetInt32()).Order().ToList();
+        Assert.Equal([first, second, third], ids);
+        Assert.False(_cluster[2].Namespace.PingFromPeer(1)); // the first rule is still enforced
+    }
+}
