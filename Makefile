@@ -5,6 +5,8 @@ DOTNET ?= dotnet
 NODE_DIR := src/Node/bin/$(CONFIGURATION)/net10.0
 # Debian packages the build, the node and the tests need.
 APT_PACKAGES := clang llvm libbpf-dev libbpf1 bpftool iproute2 iputils-ping procps util-linux ethtool make gcc libc6-dev
+# And what only the tests need: a real PostgreSQL server for the cluster journal tests.
+TEST_APT_PACKAGES := postgresql
 ARGS ?=
 
 .PHONY: all deps build bpf run test bench clean
@@ -13,7 +15,7 @@ all: build
 
 # Installs only what is missing, so a prepared machine does no apt work at all.
 deps:
-	@missing=$$(for p in $(APT_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; done); \
+	@missing=$$(for p in $(APT_PACKAGES) $(TEST_DEPS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
 		if [ "$$(id -u)" != 0 ]; then echo "missing packages: $$missing; run as root or: sudo apt-get install $$missing" >&2; exit 1; fi; \
 		echo "installing: $$missing"; \
@@ -32,6 +34,7 @@ run: build
 	cd $(NODE_DIR) && exec ./packetscope $(ARGS)
 
 # Every suite: unit, actor, web, kernel (network namespaces, real BPF), end-to-end. Needs root.
+test: TEST_DEPS := $(TEST_APT_PACKAGES)
 test: build
 	@[ "$$(id -u)" = 0 ] || { echo "make test loads BPF programs into the kernel: run it as root" >&2; exit 1; }
 	$(DOTNET) test PacketScope.sln -c $(CONFIGURATION) --no-build -nologo -v:q --logger "console;verbosity=normal"

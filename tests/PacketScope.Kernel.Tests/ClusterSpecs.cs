@@ -1,6 +1,8 @@
 // Three real node processes on loopback in one cluster, each filtering its own veth: a rule added
 // through any node is enforced in every node's kernel; a killed and restarted node gets the current
-// rules; the rule store moves off a node that stops and loses nothing.
+// rules; the rule store moves off a node that stops and loses nothing. Each scenario runs twice: with
+// every node's own SQLite journal (a moved store adopts the cluster's rule set) and with one
+// PostgreSQL journal the cluster shares (a moved store recovers it from the journal).
 using System.Net;
 using PacketScope.Kernel.Tests.Fixtures;
 using PacketScope.Testing;
@@ -8,20 +10,26 @@ using Xunit;
 
 namespace PacketScope.Kernel.Tests;
 
-public sealed class ClusterSpecs : IDisposable
+public abstract class ClusterScenarios : IDisposable
 {
     private const string NoPing = """{"rule_type":"icmp","icmp_type":8,"comment":"no ping"}""";
 
     private readonly ClusterNodes _cluster = new(3);
 
-    public void Dispose() => _cluster.Dispose();
+    /// <summary>The journal options every node gets.</summary>
+    protected abstract string[] JournalArgs { get; }
+
+    /// <summary>Whether the nodes share one journal (no adoption needed when the store moves).</summary>
+    protected abstract bool SharedJournal { get; }
+
+    public virtual void Dispose() => _cluster.Dispose();
 
     /// <summary>Node 1 forms the cluster, nodes 2 and 3 join through it; all three ready.</summary>
     private void StartAll()
     {
-        _cluster.Start(0, []).WaitReady(45);
+        _cluster.Start(0, [], JournalArgs).WaitReady(45);
         foreach (var i in new[] { 1, 2 })
-            _cluster.Start(i, [0]);
+            _cluster.Start(i, [0], JournalArgs);
         foreach (var i in new[] { 1, 2 })
             _cluster.Node(i).WaitReady(45);
     }
@@ -51,7 +59,7 @@ public sealed class ClusterSpecs : IDisposable
         _cluster.Stop(1, kill: true);
         var (id2, version2) = await Add(2, """{"rule_type":"udp","protocol":"udp","dst_port":5353,"comment":"no mDNS"}""");
         _cluster.WaitApplied(0, version2);
-        _cluster.Start(1, [0]).WaitReady(60);
+        _cluster.Start(1, [0], JournalArgs).WaitReady(60);
         _cluster.WaitApplied(1, version2); // ready means the current rules are in its kernel already
         Assert.False(_cluster[1].Namespace.PingFromPeer(1));
         var rules = _cluster.Node(1).GetJson("/api/filters");
@@ -77,5 +85,38 @@ public sealed class ClusterSpecs : IDisposable
         var ids = _cluster.Node(1).GetJson("/api/filters").EnumerateArray().Select(r => r.GetProperty("id").GetInt32()).Order().ToList();
         Assert.Equal([first, second, third], ids);
         Assert.False(_cluster[2].Namespace.PingFromPeer(1)); // the first rule is still enforced
+        // With a shared journal the moved store recovered everything itself; with per-node journals it adopted the cluster's set.
+        Assert.Equal(!SharedJournal, _cluster.Node(1).Output.Contains("adopted", StringComparison.Ordinal));
+    }
+}
+
+public sealed class ClusterSqliteSpecs : ClusterScenarios
+{
+    protected override string[] JournalArgs => [];
+
+    protected override bool SharedJournal => false;
+}
+
+public sealed class ClusterPostgresSpecs : ClusterScenarios, IClassFixture<PostgresServer>
+{
+    private readonly PostgresServer _postgres;
+    private readonly string _connection;
+
+    public ClusterPostgresSpecs(PostgresServer postgres)
+    {
+        _postgres = postgres;
+        _connection = postgres.CreateDatabase();
+    }
+
+    protected override string[] JournalArgs => ["--journal", "postgresql", "--journal-connection", _connection];
+
+    protected override bool SharedJournal => true;
+
+    public override void Dispose()
+    {
+        // The rule events are in PostgreSQL, not in any node's SQLite file.
+        var tables = _postgres.Query(_connection, "select table_name from information_schema.tables where table_schema = 'public'");
+        base.Dispose();
+        Assert.Contains("journal", tables, StringComparison.Ordinal);
     }
 }

@@ -23,6 +23,29 @@ public static class NodeHosting
     public const string ActorSystemName = "packetscope";
     public const string StoreSingletonName = "filter-store";
 
+    /// <summary>
+    /// The journal and snapshot store (Akka.Persistence.Sql has no Hosting package here: HOCON): SQLite under --data
+    /// for one node, or one PostgreSQL database a whole cluster shares, so the rule store keeps its history on whichever
+    /// node it runs.
+    /// </summary>
+    public static string PersistenceHocon(NodeOptions options)
+    {
+        static string Quoted(string s) => "\"" + s.Replace("\\", "\\\\").Replace("\"", "\\\"") + "\"";
+        var (connection, provider) = options.Journal switch
+        {
+            JournalKind.Postgresql => (options.JournalConnection!, "PostgreSQL.15"),
+            _ => ("Data Source=" + Path.GetFullPath(Path.Combine(options.DataDirectory, "packetscope.db")), "SQLite.MS"),
+        };
+        return $$"""
+            akka.persistence {
+              journal.plugin = "akka.persistence.journal.sql"
+              journal.sql { connection-string = {{Quoted(connection)}}, provider-name = "{{provider}}", auto-initialize = true }
+              snapshot-store.plugin = "akka.persistence.snapshot-store.sql"
+              snapshot-store.sql { connection-string = {{Quoted(connection)}}, provider-name = "{{provider}}", auto-initialize = true }
+            }
+            """;
+    }
+
     public static IServiceCollection AddPacketScopeNode(this IServiceCollection services, NodeOptions options, string objectPath)
     {
         var defaults = File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "config", "packetscope.conf"));
@@ -31,17 +54,7 @@ public static class NodeHosting
         services.AddSingleton(options);
         var guard = new GuardState();
         services.AddSingleton(guard);
-        // Rules and history: SQLite under --data (Akka.Persistence.Sql has no Hosting package here: HOCON).
-        var database = Path.GetFullPath(Path.Combine(options.DataDirectory, "packetscope.db"))
-            .Replace("\\", "\\\\").Replace("\"", "\\\""); // a HOCON quoted string
-        var persistence = $$"""
-            akka.persistence {
-              journal.plugin = "akka.persistence.journal.sql"
-              journal.sql { connection-string = "Data Source={{database}}", provider-name = "SQLite.MS", auto-initialize = true }
-              snapshot-store.plugin = "akka.persistence.snapshot-store.sql"
-              snapshot-store.sql { connection-string = "Data Source={{database}}", provider-name = "SQLite.MS", auto-initialize = true }
-            }
-            """;
+        var persistence = PersistenceHocon(options);
         services.AddAkka(ActorSystemName, builder =>
         {
             builder

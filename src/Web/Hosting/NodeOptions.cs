@@ -40,6 +40,12 @@ public sealed record NodeOptions
     public const string WebRole = "web";
     public static readonly IReadOnlyList<string> AllRoles = [SensorRole, WebRole];
 
+    // ---- persistence
+    /// <summary>Where the rule store's events go: SQLite under --data (one node), or a PostgreSQL server the cluster shares.</summary>
+    public JournalKind Journal { get; init; } = JournalKind.Sqlite;
+    /// <summary>The PostgreSQL connection string (a secret: it may hold a password; never logged or shown).</summary>
+    public string? JournalConnection { get; init; }
+
     public bool IsSensor => Roles.Contains(SensorRole);
     public bool IsWeb => Roles.Contains(WebRole);
 
@@ -62,13 +68,17 @@ public sealed record NodeOptions
           --role ROLE           sensor (monitors and filters interfaces) or web (serves the REST API);
                                 repeatable (default: both)
           --join-timeout SECS   give up joining the seeds after this long (default 30)
+          --journal KIND        sqlite (under --data, the default) or postgresql (shared by a cluster)
+          --journal-connection S  PostgreSQL connection string, e.g. "Host=db;Database=packetscope;Username=ps;Password=..."
+                                (prefer PACKETSCOPE_JOURNAL_CONNECTION or a --config file: a command line is visible to others)
           --help                this text
 
         Single-dash forms (-iface eth0) are accepted. Environment: PACKETSCOPE_IFACE (comma-separated),
         PACKETSCOPE_INTERVAL, PACKETSCOPE_API, PACKETSCOPE_XDP_MODE, PACKETSCOPE_DATA,
         PACKETSCOPE_MAX_FLOWS, PACKETSCOPE_NODE_NAME, PACKETSCOPE_API_TOKEN, PACKETSCOPE_CONFIG,
         PACKETSCOPE_SEEDS (comma-separated), PACKETSCOPE_CLUSTER_PORT, PACKETSCOPE_HOSTNAME,
-        PACKETSCOPE_PUBLIC_HOSTNAME, PACKETSCOPE_ROLES (comma-separated).
+        PACKETSCOPE_PUBLIC_HOSTNAME, PACKETSCOPE_ROLES (comma-separated), PACKETSCOPE_JOURNAL,
+        PACKETSCOPE_JOURNAL_CONNECTION.
         """;
 
     private static readonly Dictionary<string, string> s_envNames = new()
@@ -86,6 +96,8 @@ public sealed record NodeOptions
         ["PACKETSCOPE_HOSTNAME"] = "hostname",
         ["PACKETSCOPE_PUBLIC_HOSTNAME"] = "public-hostname",
         ["PACKETSCOPE_ROLES"] = "role",
+        ["PACKETSCOPE_JOURNAL"] = "journal",
+        ["PACKETSCOPE_JOURNAL_CONNECTION"] = "journal-connection",
     };
 
     private static readonly HashSet<string> s_lists = ["iface", "seed", "role"];
@@ -126,7 +138,7 @@ public sealed record NodeOptions
             hoconName = "roles";
             Set("role", ps.GetStringList("roles") ?? []);
             foreach (var name in new[] { "interval", "api", "xdp-mode", "data", "max-flows", "max-icmp", "flow-idle-timeout", "closed-flow-timeout", "node-name", "api-token",
-                         "cluster-port", "hostname", "public-hostname", "join-timeout" })
+                         "cluster-port", "hostname", "public-hostname", "join-timeout", "journal", "journal-connection" })
             {
                 hoconName = name;
                 var raw = ps.GetString(name, "");
@@ -149,7 +161,7 @@ public sealed record NodeOptions
 
         string One(string name) => values[name][^1];
         var nodeName = One("node-name");
-        return new NodeOptions
+        var options = new NodeOptions
         {
             Interfaces = values["iface"].Distinct().ToList(),
             Interval = Seconds("interval", One("interval"), min: 0.05),
@@ -175,7 +187,17 @@ public sealed record NodeOptions
             PublicHostname = Host("public-hostname", One("public-hostname")),
             Roles = ParseRoles(values["role"]),
             JoinTimeout = Seconds("join-timeout", One("join-timeout"), min: 1),
+            Journal = One("journal").ToLowerInvariant() switch
+            {
+                "sqlite" => JournalKind.Sqlite,
+                "postgresql" or "postgres" => JournalKind.Postgresql,
+                var j => throw new OptionsException("journal", $"'{j}' is not one of sqlite, postgresql"),
+            },
+            JournalConnection = string.IsNullOrWhiteSpace(One("journal-connection")) ? null : One("journal-connection"),
         };
+        if (options.Journal == JournalKind.Postgresql && options.JournalConnection is null)
+            throw new OptionsException("journal-connection", "--journal postgresql needs a connection string (Host=...;Database=...;Username=...)");
+        return options;
     }
 
     /// <summary>HOST:PORT of a seed node ([V6]:PORT for an IPv6 address).</summary>
@@ -210,7 +232,7 @@ public sealed record NodeOptions
     }
 
     private static readonly HashSet<string> s_valued = ["iface", "interval", "api", "xdp-mode", "data", "max-flows", "max-icmp", "node-name", "config", "flow-idle-timeout", "closed-flow-timeout", "api-token",
-        "seed", "cluster-port", "hostname", "public-hostname", "role", "join-timeout"];
+        "seed", "cluster-port", "hostname", "public-hostname", "role", "join-timeout", "journal", "journal-connection"];
 
     private static Dictionary<string, List<string>> ParseCommandLine(IReadOnlyList<string> args)
     {
@@ -292,6 +314,12 @@ public sealed record NodeOptions
         }
         return null;
     }
+}
+
+public enum JournalKind
+{
+    Sqlite,
+    Postgresql,
 }
 
 public sealed class OptionsException(string option, string reason) : Exception($"--{option}: {reason}")

@@ -14,6 +14,8 @@ public static class Preflight
             return clusterProblem;
         if (options.IsSensor && CheckSensor(options, objectPath) is { } sensorProblem)
             return sensorProblem;
+        if (options.Journal == JournalKind.Postgresql && CheckPostgresql(options.JournalConnection!) is { } journalProblem)
+            return journalProblem;
         // Last, so that a node refused for another reason leaves no directory behind.
         try
         {
@@ -69,6 +71,28 @@ public static class Preflight
             }
         }
         return null;
+    }
+
+    /// <summary>The PostgreSQL journal answers. The message never repeats the connection string (it may hold a password).</summary>
+    public static string? CheckPostgresql(string connectionString)
+    {
+        try
+        {
+            var builder = new Npgsql.NpgsqlConnectionStringBuilder(connectionString);
+            if (builder.Timeout is 0 or > 10)
+                builder.Timeout = 10;
+            using var connection = new Npgsql.NpgsqlConnection(builder.ConnectionString);
+            connection.Open();
+            return null;
+        }
+        catch (ArgumentException e)
+        {
+            return $"--journal-connection: not a valid PostgreSQL connection string ({e.Message.Split('\n')[0]})";
+        }
+        catch (Exception e) when (e is Npgsql.NpgsqlException or System.Net.Sockets.SocketException or TimeoutException or InvalidOperationException)
+        {
+            return $"cannot reach the PostgreSQL journal: {e.Message}; check --journal-connection (host, port, database, user) and that the server runs";
+        }
     }
 
     private static string? CheckSensor(NodeOptions options, string objectPath)
