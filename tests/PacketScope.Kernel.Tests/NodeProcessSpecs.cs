@@ -182,6 +182,31 @@ public sealed class NodeProcessSpecs : IDisposable
     }
 
     [Fact]
+    public void Should_give_up_on_a_seed_where_no_node_runs_with_a_clear_message()
+    {
+        var nobody = NodeProcess.FreePort();
+        using var node = NodeProcess.Start(Args("--seed", $"127.0.0.1:{nobody}", "--join-timeout", "3"));
+        Assert.True(node.WaitForExit(60));
+        Assert.Equal(1, node.ExitCode);
+        Assert.Contains($"packetscope: could not join the cluster through 127.0.0.1:{nobody} within 3 s", node.Output);
+        AssertNothingAttached();
+    }
+
+    [Fact]
+    public void Should_refuse_a_cluster_port_in_use_with_a_clear_message()
+    {
+        using var taken = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        taken.Start();
+        var port = ((System.Net.IPEndPoint)taken.LocalEndpoint).Port;
+        using var node = NodeProcess.Start(Args("--cluster-port", port.ToString(System.Globalization.CultureInfo.InvariantCulture)));
+        Assert.True(node.WaitForExit(30));
+        Assert.Equal(1, node.ExitCode);
+        Assert.Equal($"packetscope: cannot listen for the cluster on 127.0.0.1:{port}: the port is in use (another node?); pick another with --cluster-port",
+            node.Output.Trim());
+        AssertNothingAttached();
+    }
+
+    [Fact]
     public void Should_refuse_a_bad_option_with_exit_2()
     {
         using var node = NodeProcess.Start(["--iface", _ns.HostInterface, "--interval", "soon"]);

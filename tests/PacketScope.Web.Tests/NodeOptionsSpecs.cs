@@ -93,11 +93,65 @@ public sealed class NodeOptionsSpecs
     [InlineData("--max-flows", "-5", "max-flows")]
     [InlineData("--max-flows", "12", "max-flows")]
     [InlineData("--config", "/nonexistent.conf", "config")]
+    [InlineData("--seed", "10.0.0.5", "seed")]
+    [InlineData("--seed", "10.0.0.5:0", "seed")]
+    [InlineData("--seed", "10.0.0.5:99999", "seed")]
+    [InlineData("--seed", ":4053", "seed")]
+    [InlineData("--seed", "bad host:4053", "seed")]
+    [InlineData("--cluster-port", "70000", "cluster-port")]
+    [InlineData("--cluster-port", "-1", "cluster-port")]
+    [InlineData("--hostname", "not a host", "hostname")]
+    [InlineData("--role", "admin", "role")]
+    [InlineData("--join-timeout", "0", "join-timeout")]
+    [InlineData("--journal", "mysql", "journal")]
+    [InlineData("--journal", "postgresql", "journal-connection")]
     public void Should_name_the_option_and_the_reason_for_a_bad_value(string option, string value, string name)
     {
         var e = Assert.Throws<OptionsException>(() => Parse(option, value));
         Assert.Equal(name, e.Option);
         Assert.StartsWith($"--{name}: ", e.Message);
+    }
+
+    [Fact]
+    public void Should_form_a_one_node_cluster_on_loopback_with_every_role_by_default()
+    {
+        var o = Parse();
+        Assert.Empty(o.Seeds);
+        Assert.Equal(4053, o.ClusterPort);
+        Assert.Equal("127.0.0.1", o.Hostname);
+        Assert.Null(o.PublicHostname);
+        Assert.Equal(["sensor", "web"], o.Roles);
+        Assert.Equal(JournalKind.Sqlite, o.Journal);
+        Assert.Null(o.JournalConnection);
+    }
+
+    [Fact]
+    public void Should_take_seeds_roles_and_the_journal_from_the_command_line_and_the_environment()
+    {
+        var o = Parse("--seed", "10.0.0.5:4053", "--seed", "[fd00::5]:4053", "--seed", "db-1.example:4054", "--role", "web", "--cluster-port", "0",
+            "--hostname", "10.0.0.9", "--public-hostname", "node9.example", "--journal", "postgresql", "--journal-connection", "Host=db;Database=ps");
+        Assert.Equal([("10.0.0.5", 4053), ("fd00::5", 4053), ("db-1.example", 4054)], o.Seeds);
+        Assert.Equal(["web"], o.Roles);
+        Assert.False(o.IsSensor);
+        Assert.Equal((0, "10.0.0.9", "node9.example"), (o.ClusterPort, o.Hostname, o.PublicHostname));
+        Assert.Equal((JournalKind.Postgresql, "Host=db;Database=ps"), (o.Journal, o.JournalConnection));
+
+        var env = new Dictionary<string, string?> { ["PACKETSCOPE_SEEDS"] = "10.0.0.5:4053, 10.0.0.6:4053", ["PACKETSCOPE_ROLES"] = "sensor" };
+        var fromEnv = NodeOptions.Parse([], env, Defaults);
+        Assert.Equal([("10.0.0.5", 4053), ("10.0.0.6", 4053)], fromEnv.Seeds);
+        Assert.Equal(["sensor"], fromEnv.Roles);
+    }
+
+    [Fact]
+    public void Should_never_put_the_journal_password_in_the_persistence_config_error_or_usage()
+    {
+        var o = Parse("--journal", "postgresql", "--journal-connection", "Host=127.0.0.1;Port=1;Database=ps;Username=ps;Password=hunter2-secret;Timeout=1");
+        Assert.Contains("hunter2-secret", NodeHosting.PersistenceHocon(o)); // only inside the actor system's configuration
+        var problem = Preflight.CheckPostgresql(o.JournalConnection!);
+        Assert.NotNull(problem);
+        Assert.StartsWith("cannot reach the PostgreSQL journal", problem);
+        Assert.DoesNotContain("hunter2-secret", problem);
+        Assert.Contains("\"Host=127.0.0.1;Port=1;Database=ps;Username=ps;Password=hunter2-secret;Timeout=1\"", NodeHosting.PersistenceHocon(o));
     }
 
     [Fact]

@@ -8,11 +8,16 @@ namespace PacketScope.Web.Api;
 
 public static class QueryParser
 {
-    private static readonly HashSet<string> s_connectionParams = ["limit", "sort", "address", "port", "protocol", "interface", "state"];
-    private static readonly HashSet<string> s_icmpParams = ["limit", "address", "type", "interface", "family"];
+    private static readonly HashSet<string> s_connectionParams = ["limit", "sort", "address", "port", "protocol", "interface", "state", "node"];
+    private static readonly HashSet<string> s_icmpParams = ["limit", "address", "type", "interface", "family", "node"];
+    private static readonly HashSet<string> s_statsParams = ["node"];
     private static readonly HashSet<string> s_states = ["unreplied", "replied", "syn_sent", "syn_received", "established", "closing", "closed", "reset"];
 
-    public static ConnectionQuery Connections(IQueryCollection query, IReadOnlyCollection<string> interfaces)
+    /// <summary>
+    /// Interfaces: those the asked node(s) monitor; monitoredBy names them in the error ("this node", "any node of the
+    /// cluster", "node 'n2'"). The node parameter is read by <see cref="Node"/>.
+    /// </summary>
+    public static ConnectionQuery Connections(IQueryCollection query, IReadOnlyCollection<string> interfaces, string monitoredBy = "this node")
     {
         RejectUnknown(query, s_connectionParams);
         return new ConnectionQuery(
@@ -28,20 +33,20 @@ public static class QueryParser
             Address: Address(query),
             Port: Number(query, "port", 0, 65535),
             Protocol: Single(query, "protocol") is { } p ? Protocol(p) : null,
-            Interface: Interface(query, interfaces),
+            Interface: Interface(query, interfaces, monitoredBy),
             State: Single(query, "state") is { } st
                 ? s_states.Contains(st) ? st : throw new BadRequestException("state", $"'{st}' is not one of {string.Join(", ", s_states)}")
                 : null);
     }
 
-    public static IcmpQuery Icmp(IQueryCollection query, IReadOnlyCollection<string> interfaces)
+    public static IcmpQuery Icmp(IQueryCollection query, IReadOnlyCollection<string> interfaces, string monitoredBy = "this node")
     {
         RejectUnknown(query, s_icmpParams);
         return new IcmpQuery(
             Limit: Limit(query),
             Address: Address(query),
             Type: Number(query, "type", 0, 255),
-            Interface: Interface(query, interfaces),
+            Interface: Interface(query, interfaces, monitoredBy),
             Family: Single(query, "family") switch
             {
                 null => null,
@@ -50,6 +55,16 @@ public static class QueryParser
                 var f => throw new BadRequestException("family", $"'{f}' is not ipv4 or ipv6"),
             });
     }
+
+    /// <summary>/api/stats takes only <c>node</c>; returns it (null: the whole cluster).</summary>
+    public static string? Stats(IQueryCollection query)
+    {
+        RejectUnknown(query, s_statsParams);
+        return Node(query);
+    }
+
+    /// <summary>The <c>node</c> parameter: one node's name, or null for the whole cluster. Whether a member has it is the caller's check.</summary>
+    public static string? Node(IQueryCollection query) => Single(query, "node");
 
     public static byte Protocol(string text) => text.ToLowerInvariant() switch
     {
@@ -103,11 +118,11 @@ public static class QueryParser
         throw new BadRequestException("address", $"'{text}' is not an IPv4/IPv6 address or CIDR prefix (e.g. 10.0.0.1, 10.0.0.0/8, fd00::/64)");
     }
 
-    private static string? Interface(IQueryCollection query, IReadOnlyCollection<string> interfaces)
+    private static string? Interface(IQueryCollection query, IReadOnlyCollection<string> interfaces, string monitoredBy)
     {
         var text = Single(query, "interface");
         if (text is null || interfaces.Contains(text))
             return text;
-        throw new BadRequestException("interface", $"'{text}' is not monitored by this node (monitored: {string.Join(", ", interfaces)})");
+        throw new BadRequestException("interface", $"'{text}' is not monitored by {monitoredBy} (monitored: {string.Join(", ", interfaces)})");
     }
 }
