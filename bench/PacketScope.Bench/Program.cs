@@ -1,4 +1,4 @@
-// PacketScope benchmarks: packet-rate, filters, flow-read, idle-rss, all (default). See bench/README.md.
+// PacketScope benchmarks: packet-rate, filters, flow-read, idle-rss, cluster, all (default). See bench/README.md.
 using PacketScope.Bench;
 using PacketScope.Bench.Harness;
 using PacketScope.Testing;
@@ -18,6 +18,7 @@ if (command is "help" or "--help" or "-h")
                        apply: --apply-rules 10000 --reps 20 --cold-runs 3
           flow-read    --flows 1000000 --chunk 4096 --poll-ms 10 --runs 3 --gc node|server|workstation
           idle-rss     --idle-seconds 5 --gc node|server|workstation (of the noop baseline)
+          cluster      --nodes 3,5 --changes 60 --target-ms 500
         """);
     return 0;
 }
@@ -57,11 +58,15 @@ try
         case "idle-rss":
             IdleRssBench.Run(options);
             break;
+        case "cluster":
+            ClusterBench.Run(options);
+            break;
         case "all":
             PacketRateBench.Run(options);
             FilterRateBench.Run(options);
             FlowReadBench.Run(options);
             IdleRssBench.Run(options);
+            ClusterBench.Run(options);
             break;
         default:
             Console.Error.WriteLine($"bench: unknown subcommand '{command}'; try help");

@@ -67,6 +67,7 @@ app.MapHealthApi();
 if (options.IsWeb)
 {
     app.MapConnectionsApi();
+    app.MapNodesApi();
     app.MapFiltersApi();
 }
 

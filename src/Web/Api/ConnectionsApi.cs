@@ -1,4 +1,4 @@
-// GET /api/connections, /api/icmp, /api/stats, /api/health: answered by the node's view actor.
+// GET /api/connections, /api/icmp, /api/stats over the cluster (ClusterViewActor); /api/health from this node's view actor.
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using Akka.Actor;
@@ -27,7 +27,7 @@ public static class ConnectionsApi
     };
 
     // The /api group. A view too busy to answer (or a node shutting down) is a 503 to retry, not a 500.
-    private static RouteGroupBuilder ApiGroup(IEndpointRouteBuilder app)
+    internal static RouteGroupBuilder ApiGroup(IEndpointRouteBuilder app)
     {
         var api = app.MapGroup("/api");
         api.AddEndpointFilter(async (context, next) =>
@@ -44,36 +44,70 @@ public static class ConnectionsApi
         return api;
     }
 
+    // Each asks every sensor of the cluster (or the one named by ?node=NAME) through this node's ClusterViewActor;
+    // the shapes, X-Nodes-Missing and the 404 for an unknown node are described in ClusterApi.cs.
     public static IEndpointRouteBuilder MapConnectionsApi(this IEndpointRouteBuilder app)
     {
         var api = ApiGroup(app);
-        api.MapGet("/connections", async (HttpRequest req, IRequiredActor<NodeViewActor> view, NodeOptions options) =>
+        api.MapGet("/connections", async (HttpRequest req, IRequiredActor<ClusterViewActor> cluster, NodeOptions options) =>
         {
+            var actor = await cluster.GetAsync();
+            var directory = await ClusterApi.DirectoryOf(actor);
             ConnectionQuery query;
-            try { query = QueryParser.Connections(req.Query, options.Interfaces); }
+            ClusterApi.Scope scope;
+            try
+            {
+                scope = ClusterApi.ScopeOf(QueryParser.Node(req.Query), directory, options);
+                query = QueryParser.Connections(req.Query, scope.Interfaces, scope.MonitoredBy);
+            }
             catch (BadRequestException e) { return e.ToResult(); }
-            var actor = await view.GetAsync();
-            var response = await actor.Ask<ConnectionsResponse>(new GetConnections(query), s_askTimeout);
+            if (scope.Unknown)
+                return ClusterApi.UnknownNode(scope.Node!, directory);
+            var response = await actor.Ask<ClusterConnectionsResponse>(new GetClusterConnections(query, scope.Node), s_askTimeout);
             // A top-level array, as the seed's clients expect; the count before the limit goes in a header.
-            req.HttpContext.Response.Headers["X-Total-Count"] = response.Total.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            ClusterApi.SetTotal(req.HttpContext.Response, response.Total);
+            ClusterApi.SetMissing(req.HttpContext.Response, response.Missing);
             return Results.Json(response.Connections, Json);
         });
-        api.MapGet("/icmp", async (HttpRequest req, IRequiredActor<NodeViewActor> view, NodeOptions options) =>
+        api.MapGet("/icmp", async (HttpRequest req, IRequiredActor<ClusterViewActor> cluster, NodeOptions options) =>
         {
+            var actor = await cluster.GetAsync();
+            var directory = await ClusterApi.DirectoryOf(actor);
             IcmpQuery query;
-            try { query = QueryParser.Icmp(req.Query, options.Interfaces); }
+            ClusterApi.Scope scope;
+            try
+            {
+                scope = ClusterApi.ScopeOf(QueryParser.Node(req.Query), directory, options);
+                query = QueryParser.Icmp(req.Query, scope.Interfaces, scope.MonitoredBy);
+            }
             catch (BadRequestException e) { return e.ToResult(); }
-            var actor = await view.GetAsync();
-            var response = await actor.Ask<IcmpResponse>(new GetIcmp(query), s_askTimeout);
-            req.HttpContext.Response.Headers["X-Total-Count"] = response.Total.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            if (scope.Unknown)
+                return ClusterApi.UnknownNode(scope.Node!, directory);
+            var response = await actor.Ask<ClusterIcmpResponse>(new GetClusterIcmp(query, scope.Node), s_askTimeout);
+            ClusterApi.SetTotal(req.HttpContext.Response, response.Total);
+            ClusterApi.SetMissing(req.HttpContext.Response, response.Missing);
             return Results.Json(response.Messages, Json);
         });
-        api.MapGet("/stats", async (HttpRequest req, IRequiredActor<NodeViewActor> view) =>
+        api.MapGet("/stats", async (HttpRequest req, IRequiredActor<ClusterViewActor> cluster) =>
         {
-            if (req.Query.Count > 0)
-                return new BadRequestException(req.Query.Keys.First(), "unknown parameter; /api/stats takes none").ToResult();
-            var actor = await view.GetAsync();
-            return Results.Json(await actor.Ask<StatsResponse>(GetStats.Instance, s_askTimeout), Json);
+            string? node;
+            try { node = QueryParser.Stats(req.Query); }
+            catch (BadRequestException e) { return e.ToResult(); }
+            var actor = await cluster.GetAsync();
+            if (node is not null)
+            {
+                var directory = await ClusterApi.DirectoryOf(actor);
+                if (directory.Nodes.All(n => n.Node != node))
+                    return ClusterApi.UnknownNode(node, directory);
+            }
+            var response = await actor.Ask<ClusterStatsResponse>(new GetClusterStats(node), s_askTimeout);
+            ClusterApi.SetMissing(req.HttpContext.Response, response.Missing);
+            if (node is null)
+                return Results.Json(ClusterApi.StatsJson(response, DateTimeOffset.UtcNow), Json);
+            // One node asked: its own object, as before the cluster; without an answer there is nothing to show.
+            return response.Nodes.Count == 1
+                ? Results.Json(response.Nodes[0], Json)
+                : Results.Json(new ApiError($"node '{node}' did not answer in time; retry"), Json, statusCode: 503);
         });
         return app;
     }

@@ -88,6 +88,9 @@ public static class NodeHosting
                     var bus = new TelemetryBus(system);
                     var view = system.ActorOf(NodeViewActor.Props(options.NodeName, options.IsSensor ? options.Interfaces : [], bus), NodeViewActor.Name);
                     registry.Register<NodeViewActor>(view);
+                    registry.Register<ClusterViewActor>(system.ActorOf(ClusterViewActor.Props(options.NodeName, options.Roles,
+                        options.IsSensor ? options.Interfaces : [], DateTimeOffset.UtcNow, ClusterViewActor.SoftwareVersion(), view, guard),
+                        ClusterViewActor.Name));
 
                     // The rule store: one in the cluster, on its oldest node, moved when that node leaves. A journal
                     // failure (a locked database, a full disk) stops it: started again, with backoff.
