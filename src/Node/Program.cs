@@ -155,5 +155,13 @@ log.LogInformation("PacketScope node {Node} ready: tracking {Interfaces}, API on
     options.IsSensor ? string.Join(", ", options.Interfaces) : "nothing (no sensor role)", options.Api);
 
 await app.WaitForShutdownAsync();
+// Downed (on the minority side of a partition, or by an operator): the cluster shut the node down, everything
+// detached. Exit 3, so a supervisor (systemd Restart=on-failure) starts it again, which rejoins it.
+var downed = CoordinatedShutdown.Get(app.Services.GetRequiredService<ActorSystem>()).ShutdownReason is CoordinatedShutdown.ClusterDowningReason;
 await app.DisposeAsync();
+if (downed)
+{
+    Console.Error.WriteLine("packetscope: this node was removed from the cluster (downed: the majority could not reach it); restart it to rejoin");
+    return 3;
+}
 return 0;
