@@ -1,6 +1,8 @@
 // cluster: (1) rule propagation: the time from a rule change POSTed on one node until every node's
 // kernel classifies by it, for clusters of 3 and 5 real node processes on loopback (each attached
-// to its own veth), as a ratio to a one-node cluster measured in the same invocation.
+// to its own veth), as a ratio to a one-node cluster measured in the same invocation. (2) The
+// cluster-wide connection query with 100,000 flows in every node's kernel table (written into the
+// running nodes' maps), as a ratio to the same query answered by the asked node alone.
 using System.Diagnostics;
 using System.Globalization;
 using System.Net;
@@ -19,6 +21,17 @@ internal static class ClusterBench
     private sealed record Result(int Nodes, List<double> AllMs, List<double> PostMs, List<double> FirstMs);
 
     public static void Run(Options options)
+    {
+        var part = options.String("part", "all");
+        if (part is not ("all" or "propagation" or "query"))
+            throw new ArgumentException($"--part: '{part}' is not all, propagation or query");
+        if (part is "all" or "propagation")
+            RunPropagation(options);
+        if (part is "all" or "query")
+            RunQuery(options);
+    }
+
+    private static void RunPropagation(Options options)
     {
         var sizes = options.String("nodes", "3,5").Split(',').Select(s => int.Parse(s, CultureInfo.InvariantCulture)).ToList();
         var changes = options.Int("changes", 60);
@@ -43,35 +56,57 @@ internal static class ClusterBench
         Console.WriteLine($"Verdict: rule propagation p99 {Ms(worst)} at up to {sizes.DefaultIfEmpty(1).Max()} nodes (target < {Fmt.F(target, 0)} ms: {(worst < target ? "MET" : "MISSED")}).");
     }
 
+    private sealed record Node(Child Process, HttpClient Http, string Data);
+
+    /// <summary>Starts <paramref name="count"/> nodes, each on its own veth, the first forming the cluster; all healthy.</summary>
+    private static void StartCluster(int count, uint maxFlows, List<Veth> veths, List<Node> nodes)
+    {
+        var clusterPorts = Enumerable.Range(0, count).Select(_ => FreePort()).ToList();
+        for (var i = 0; i < count; i++)
+        {
+            var veth = Veth.Create();
+            veths.Add(veth);
+            var api = FreePort();
+            var data = Path.Combine(Path.GetTempPath(), $"ps-bench-cluster-{Guid.NewGuid():N}");
+            var args = new List<string>
+            {
+                "--iface", veth.Receiver, "--api", $"127.0.0.1:{api}", "--data", data, "--max-flows", maxFlows.ToString(CultureInfo.InvariantCulture),
+                "--node-name", $"b{i + 1}", "--cluster-port", clusterPorts[i].ToString(CultureInfo.InvariantCulture), "--api-token", Token,
+            };
+            if (i > 0)
+                args.AddRange(["--seed", $"127.0.0.1:{clusterPorts[0]}"]);
+            var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{api}"), Timeout = TimeSpan.FromSeconds(30) };
+            http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", Token);
+            nodes.Add(new Node(Child.StartNode([.. args]), http, data));
+            if (i == 0)
+                WaitHealthy(nodes[0].Process, http); // the first node forms the cluster before the others join it
+        }
+        foreach (var n in nodes)
+            WaitHealthy(n.Process, n.Http);
+        Console.Error.WriteLine($"cluster: {count} node(s) ready");
+    }
+
+    private static void StopCluster(List<Veth> veths, List<Node> nodes)
+    {
+        foreach (var n in nodes)
+        {
+            n.Process.Stop(TimeSpan.FromSeconds(20));
+            n.Process.Dispose();
+            n.Http.Dispose();
+            if (Directory.Exists(n.Data))
+                Directory.Delete(n.Data, recursive: true);
+        }
+        foreach (var v in veths)
+            v.Dispose();
+    }
+
     private static Result Measure(int count, int changes)
     {
         var veths = new List<Veth>();
-        var nodes = new List<(Child Process, HttpClient Http, string Data)>();
+        var nodes = new List<Node>();
         try
         {
-            var clusterPorts = Enumerable.Range(0, count).Select(_ => FreePort()).ToList();
-            for (var i = 0; i < count; i++)
-            {
-                var veth = Veth.Create();
-                veths.Add(veth);
-                var api = FreePort();
-                var data = Path.Combine(Path.GetTempPath(), $"ps-bench-cluster-{Guid.NewGuid():N}");
-                var args = new List<string>
-                {
-                    "--iface", veth.Receiver, "--api", $"127.0.0.1:{api}", "--data", data, "--max-flows", "4096", "--node-name", $"b{i + 1}",
-                    "--cluster-port", clusterPorts[i].ToString(CultureInfo.InvariantCulture), "--api-token", Token,
-                };
-                if (i > 0)
-                    args.AddRange(["--seed", $"127.0.0.1:{clusterPorts[0]}"]);
-                var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{api}"), Timeout = TimeSpan.FromSeconds(10) };
-                http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", Token);
-                nodes.Add((Child.StartNode([.. args]), http, data));
-                if (i == 0)
-                    WaitHealthy(nodes[0].Process, http); // the first node forms the cluster before the others join it
-            }
-            foreach (var n in nodes)
-                WaitHealthy(n.Process, n.Http);
-            Console.Error.WriteLine($"cluster: {count} node(s) ready");
+            StartCluster(count, 4096, veths, nodes);
 
             var all = new List<double>();
             var post = new List<double>();
@@ -110,17 +145,132 @@ internal static class ClusterBench
         }
         finally
         {
-            foreach (var n in nodes)
-            {
-                n.Process.Stop(TimeSpan.FromSeconds(20));
-                n.Process.Dispose();
-                n.Http.Dispose();
-                if (Directory.Exists(n.Data))
-                    Directory.Delete(n.Data, recursive: true);
-            }
-            foreach (var v in veths)
-                v.Dispose();
+            StopCluster(veths, nodes);
         }
+    }
+
+    // ---------------------------------------------------------------- (2) cluster-wide query
+
+    private static void RunQuery(Options options)
+    {
+        var count = options.Int("query-nodes", 3);
+        var flows = options.Int("query-flows", 100_000);
+        var rounds = options.Int("query-rounds", 30);
+        var veths = new List<Veth>();
+        var nodes = new List<Node>();
+        try
+        {
+            StartCluster(count, (uint)Math.Max(flows * 2, 4096), veths, nodes);
+            for (var i = 0; i < count; i++)
+                FillFlows(nodes[i].Process.Pid, first: i * flows, flows);
+            for (var i = 0; i < count; i++)
+            {
+                var name = $"b{i + 1}";
+                var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
+                while (Total(nodes[0].Http, $"/api/connections?node={name}&limit=1") < flows)
+                {
+                    if (DateTime.UtcNow > deadline)
+                        throw new TimeoutException($"node {name}'s view did not reach {flows} flows within 60 s");
+                    Thread.Sleep(200);
+                }
+            }
+            Console.Error.WriteLine($"cluster: {count} x {flows:N0} flows in the views");
+
+            var shapes = new (string Name, string Path)[]
+            {
+                ("one node (the asked one), top 100 by bytes", "/api/connections?node=b1&limit=100&sort=bytes"),
+                ($"all {count} nodes, top 100 by bytes", "/api/connections?limit=100&sort=bytes"),
+                ("one node, UDP to port 53, top 100", "/api/connections?node=b1&limit=100&protocol=udp&port=53"),
+                ($"all {count} nodes, UDP to port 53, top 100", "/api/connections?limit=100&protocol=udp&port=53"),
+            };
+            var times = shapes.ToDictionary(s => s.Name, _ => new List<double>());
+            var totals = shapes.ToDictionary(s => s.Name, _ => 0L);
+            for (var r = -3; r < rounds; r++) // three warm-up rounds
+                foreach (var (name, path) in shapes)
+                {
+                    var t0 = Stopwatch.GetTimestamp();
+                    var total = Total(nodes[0].Http, path);
+                    var ms = Stopwatch.GetElapsedTime(t0).TotalMilliseconds;
+                    if (r < 0)
+                        continue;
+                    times[name].Add(ms);
+                    totals[name] = total;
+                }
+
+            Console.WriteLine();
+            Console.WriteLine($"## cluster: connection query, {count} nodes with {flows:N0} flows each in the kernel and the view, asked on node 1, {rounds} rounds");
+            Console.WriteLine();
+            var table = new Table("query", "matching flows (X-Total-Count)", "p50", "p99", "p50 vs one node");
+            for (var k = 0; k < shapes.Length; k++)
+            {
+                var (name, _) = shapes[k];
+                var baseline = Pct(times[shapes[k - k % 2].Name], 50);
+                table.Row(name, totals[name].ToString("N0", CultureInfo.InvariantCulture), Ms(Pct(times[name], 50)), Ms(Pct(times[name], 99)),
+                    Fmt.Ratio(Pct(times[name], 50) / baseline));
+            }
+            Console.Write(table);
+            Console.WriteLine();
+            Console.WriteLine("Each node filters, sorts and limits its own view and sends at most `limit` records; node 1 merges. " +
+                "Time: the HTTP request on node 1 until its whole JSON answer is read.");
+        }
+        finally
+        {
+            StopCluster(veths, nodes);
+        }
+    }
+
+    private static long Total(HttpClient http, string path)
+    {
+        using var response = http.GetAsync(path).Result;
+        response.Content.ReadAsStringAsync().Result.AsSpan(); // the whole body, as a client reads it
+        if (!response.IsSuccessStatusCode)
+            throw new InvalidOperationException($"GET {path}: {(int)response.StatusCode}");
+        if (response.Headers.TryGetValues("X-Nodes-Missing", out var missing))
+            throw new InvalidOperationException($"GET {path}: nodes missing: {string.Join(",", missing)}");
+        return long.Parse(response.Headers.GetValues("X-Total-Count").Single(), CultureInfo.InvariantCulture);
+    }
+
+    /// <summary>Writes <paramref name="count"/> flows into the flow table of the node process <paramref name="pid"/>.</summary>
+    private static void FillFlows(int pid, int first, int count)
+    {
+        var (id, maxEntries) = FlowMapOf(pid);
+        using var map = PacketScope.Native.BpfMap.OpenById(id, "ps_flows", PacketScope.Native.BpfMapType.LruHash,
+            (uint)System.Runtime.CompilerServices.Unsafe.SizeOf<PacketScope.Native.Shared.ps_flow_key>(),
+            (uint)System.Runtime.CompilerServices.Unsafe.SizeOf<PacketScope.Native.Shared.ps_flow_value>(), maxEntries);
+        const int chunk = 4096;
+        var keys = new PacketScope.Native.Shared.ps_flow_key[chunk];
+        var values = new PacketScope.Native.Shared.ps_flow_value[chunk];
+        var now = PacketScope.Native.MonotonicClock.NowNs();
+        for (var done = 0; done < count; done += chunk)
+        {
+            var n = Math.Min(chunk, count - done);
+            FlowFactory.Fill(first + done, keys.AsSpan(0, n), values.AsSpan(0, n), now);
+            map.UpdateBatch<PacketScope.Native.Shared.ps_flow_key, PacketScope.Native.Shared.ps_flow_value>(keys.AsSpan(0, n), values.AsSpan(0, n));
+        }
+    }
+
+    /// <summary>The id and size of the flow table the process holds open (/proc/PID/fdinfo: an LRU hash with the flow key's and value's sizes).</summary>
+    private static (uint Id, uint MaxEntries) FlowMapOf(int pid)
+    {
+        var keySize = System.Runtime.CompilerServices.Unsafe.SizeOf<PacketScope.Native.Shared.ps_flow_key>();
+        var valueSize = System.Runtime.CompilerServices.Unsafe.SizeOf<PacketScope.Native.Shared.ps_flow_value>();
+        foreach (var file in Directory.EnumerateFiles($"/proc/{pid}/fdinfo"))
+        {
+            string[] lines;
+            try
+            {
+                lines = File.ReadAllLines(file);
+            }
+            catch (IOException)
+            {
+                continue;
+            }
+            string? Field(string name) => lines.FirstOrDefault(l => l.StartsWith(name + ":", StringComparison.Ordinal))?[(name.Length + 1)..].Trim();
+            if (Field("map_type") == "9" && Field("key_size") == keySize.ToString(CultureInfo.InvariantCulture)
+                && Field("value_size") == valueSize.ToString(CultureInfo.InvariantCulture))
+                return (uint.Parse(Field("map_id")!, CultureInfo.InvariantCulture), uint.Parse(Field("max_entries")!, CultureInfo.InvariantCulture));
+        }
+        throw new InvalidOperationException($"process {pid} holds no flow table open");
     }
 
     private static void Check(HttpResponseMessage response, HttpStatusCode expected)

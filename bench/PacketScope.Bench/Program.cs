@@ -18,7 +18,9 @@ if (command is "help" or "--help" or "-h")
                        apply: --apply-rules 10000 --reps 20 --cold-runs 3
           flow-read    --flows 1000000 --chunk 4096 --poll-ms 10 --runs 3 --gc node|server|workstation
           idle-rss     --idle-seconds 5 --gc node|server|workstation (of the noop baseline)
-          cluster      --nodes 3,5 --changes 60 --target-ms 500
+          cluster      --part all|propagation|query
+                       propagation: --nodes 3,5 --changes 60 --target-ms 500
+                       query: --query-nodes 3 --query-flows 100000 --query-rounds 30
         """);
     return 0;
 }

@@ -53,6 +53,17 @@ public sealed unsafe class BpfMap : IDisposable
         return new BpfMap(new SafeFileDescriptorHandle(fd), name, type, keySize, valueSize, maxEntries);
     }
 
+    /// <summary>
+    /// Opens a map the kernel already holds, by its id (another process's map: benchmarks that fill a running node's
+    /// tables). The caller says its shape (as /proc/PID/fdinfo shows it); the map lives on after Dispose.
+    /// </summary>
+    public static BpfMap OpenById(uint id, string name, BpfMapType type, uint keySize, uint valueSize, uint maxEntries)
+    {
+        Libbpf.EnsureAvailable();
+        var fd = BpfException.ThrowIfNegative(Interop.Libbpf.bpf_map_get_fd_by_id(id), $"open map {name} (id {id})");
+        return new BpfMap(new SafeFileDescriptorHandle(fd), name, type, keySize, valueSize, maxEntries);
+    }
+
     /// <summary>Creates a standalone map sized for <typeparamref name="TKey"/>/<typeparamref name="TValue"/>.</summary>
     public static BpfMap Create<TKey, TValue>(BpfMapType type, string name, uint maxEntries)
         where TKey : unmanaged where TValue : unmanaged =>

@@ -37,6 +37,9 @@ internal static partial class Interop
         [LibraryImport(LibraryName)]
         internal static unsafe partial int bpf_map_delete_batch(int fd, void* keys, uint* count, in bpf_map_batch_opts opts);
 
+        [LibraryImport(LibraryName, SetLastError = true)]
+        internal static partial int bpf_map_get_fd_by_id(uint id);
+
         [LibraryImport(LibraryName, StringMarshalling = StringMarshalling.Utf8)]
         internal static partial int bpf_map_create(int map_type, string? map_name, uint key_size, uint value_size, uint max_entries, nint opts);
     }
