@@ -38,7 +38,7 @@ public sealed class FilterStoreAdoptionSpecs : TestKit
     private static FiltersResponse List(IActorRef store) => store.Ask<FiltersResponse>(GetFilters.Instance, TimeSpan.FromSeconds(10)).Result;
 
     [Fact]
-    public void Should_adopt_the_newest_rule_set_a_member_holds_and_go_on_from_its_ids()
+    public async Task Should_adopt_the_newest_rule_set_a_member_holds_and_go_on_from_its_ids()
     {
         var mediator = DistributedPubSub.Get(Sys).Mediator;
         var changes = CreateTestProbe();
@@ -48,7 +48,7 @@ public sealed class FilterStoreAdoptionSpecs : TestKit
 
         var store = Sys.ActorOf(FilterStoreActor.Props(id, mediator: mediator, adopt: true));
         // A command sent during the adoption waits for it.
-        var added = store.Ask<FilterCommandResult>(new AddFilter(Spec(protocol: 6, dport: Port(445))), TimeSpan.FromSeconds(10)).Result;
+        var added = await store.Ask<FilterCommandResult>(new AddFilter(Spec(protocol: 6, dport: Port(445))), TimeSpan.FromSeconds(10));
         Assert.Equal(12, added.Rule!.Id); // not 1: the cluster gave out ids up to 11
         var list = List(store);
         Assert.Equal(8, list.Version);
@@ -59,7 +59,7 @@ public sealed class FilterStoreAdoptionSpecs : TestKit
         // The adoption is in the journal: a restart recovers version 8 and asks nobody for more.
         Watch(store);
         Sys.Stop(store);
-        ExpectTerminated(store);
+        await ExpectTerminatedAsync(store);
         var restarted = Sys.ActorOf(FilterStoreActor.Props(id, mediator: mediator, adopt: true));
         var after = List(restarted);
         Assert.Equal(8, after.Version);
@@ -68,12 +68,12 @@ public sealed class FilterStoreAdoptionSpecs : TestKit
     }
 
     [Fact]
-    public void Should_keep_its_own_journal_when_it_is_ahead_of_every_member()
+    public async Task Should_keep_its_own_journal_when_it_is_ahead_of_every_member()
     {
         var id = $"filters-{Guid.NewGuid():N}";
         var store = Sys.ActorOf(FilterStoreActor.Props(id));
         for (var port = 1; port <= 9; port++)
-            Assert.True(store.Ask<FilterCommandResult>(new AddFilter(Spec(protocol: 17, dport: Port(port))), TimeSpan.FromSeconds(10)).Result.Ok);
+            Assert.True((await store.Ask<FilterCommandResult>(new AddFilter(Spec(protocol: 17, dport: Port(port))), TimeSpan.FromSeconds(10))).Ok);
         Watch(store);
         Sys.Stop(store);
         ExpectTerminated(store);

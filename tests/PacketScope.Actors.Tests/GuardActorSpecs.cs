@@ -34,12 +34,12 @@ public sealed class GuardActorSpecs : TestKit
     }
 
     [Fact]
-    public void Should_catch_up_on_a_change_it_missed_through_its_poll_and_tell_which_set_it_holds()
+    public async Task Should_catch_up_on_a_change_it_missed_through_its_poll_and_tell_which_set_it_holds()
     {
         Sys.EventStream.Subscribe(TestActor, typeof(FilterImageReady));
         var store = CreateTestProbe();
         var guard = Sys.ActorOf(GuardActor.Props(store.Ref, new GuardState()));
-        Assert.Equal(-1, guard.Ask<FilterRuleSetChanged>(GetHeldRuleSet.Instance, TimeSpan.FromSeconds(3)).Result.Version); // holds nothing yet
+        Assert.Equal(-1, (await guard.Ask<FilterRuleSetChanged>(GetHeldRuleSet.Instance, TimeSpan.FromSeconds(3))).Version); // holds nothing yet
         store.ExpectMsg<GetFiltersSince>();
         store.Reply(new FiltersResponse(2, [Rule(1, Spec(protocol: 1))], NextId: 5));
         Assert.Equal(2, ExpectMsg<FilterImageReady>().Image.Version);
@@ -49,7 +49,7 @@ public sealed class GuardActorSpecs : TestKit
         store.Reply(new FiltersResponse(3, [Rule(1, Spec(protocol: 1)), Rule(5, Spec(protocol: 17))], NextId: 6));
         Assert.Equal(3, ExpectMsg<FilterImageReady>().Image.Version);
 
-        var held = guard.Ask<FilterRuleSetChanged>(GetHeldRuleSet.Instance, TimeSpan.FromSeconds(3)).Result;
+        var held = await guard.Ask<FilterRuleSetChanged>(GetHeldRuleSet.Instance, TimeSpan.FromSeconds(3));
         Assert.Equal((3L, 6), (held.Version, held.NextId));
         Assert.Equal([1, 5], held.Rules.Select(r => r.Id));
     }

@@ -11,7 +11,7 @@ using PacketScope.Messages;
 
 namespace PacketScope.Actors.Guard;
 
-public sealed class FilterStoreActor : ReceivePersistentActor, IWithTimers, IWithUnboundedStash
+public sealed class FilterStoreActor : ReceivePersistentActor, IWithTimers
 {
     public const string Name = "filters";
     /// <summary>The distributed pub-sub topic of <see cref="FilterRuleSetChanged"/>.</summary>
@@ -65,8 +65,6 @@ public sealed class FilterStoreActor : ReceivePersistentActor, IWithTimers, IWit
         });
         Ready();
     }
-
-    public IStash Stash { get; set; } = null!;
 
     private void Ready()
     {
