@@ -417,7 +417,7 @@ __noinline int ps_flow_update_ingress(const struct ps_pkt *p, __u32 segs, __u64 
 	struct ps_flow_value *v;
 	struct ps_filter_gen *g = NULL;
 	__u32 side, gen, hook = PS_HOOK_INGRESS, epoch = 0, match = PS_FILTER_NONE;
-	__u64 *cache = NULL;
+	__u64 *cache = NULL, cached = 0;
 
 	key = bpf_map_lookup_elem(&ps_flow_keys, &hook);
 	if (!p || !key)
@@ -431,8 +431,11 @@ __noinline int ps_flow_update_ingress(const struct ps_pkt *p, __u32 segs, __u64 
 			epoch = g->epoch;
 		if (epoch && v)
 			cache = side ? &v->side[1].filter : &v->side[0].filter;
-		if (cache && *cache >> 32 == epoch) {
-			match = (__u32)*cache;
+		/* One load of the word (another CPU may rewrite it): its epoch and its result belong together. */
+		if (cache)
+			cached = *(volatile __u64 *)cache;
+		if (cache && cached >> 32 == epoch) {
+			match = (__u32)cached;
 			if (match != PS_FILTER_NONE)
 				ps_filter_count_hit(match & 0xffff, frame_len, p->now);
 		} else {

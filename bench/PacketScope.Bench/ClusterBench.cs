@@ -88,16 +88,36 @@ internal static class ClusterBench
 
     private static void StopCluster(List<Veth> veths, List<Node> nodes)
     {
+        // Each item on its own: one that fails does not leave the others behind.
         foreach (var n in nodes)
-        {
-            n.Process.Stop(TimeSpan.FromSeconds(20));
-            n.Process.Dispose();
-            n.Http.Dispose();
-            if (Directory.Exists(n.Data))
-                Directory.Delete(n.Data, recursive: true);
-        }
+            Try($"stop node {n.Process.Pid}", () =>
+            {
+                try
+                {
+                    n.Process.Stop(TimeSpan.FromSeconds(20));
+                }
+                finally
+                {
+                    n.Process.Dispose();
+                    n.Http.Dispose();
+                    if (Directory.Exists(n.Data))
+                        Directory.Delete(n.Data, recursive: true);
+                }
+            });
         foreach (var v in veths)
-            v.Dispose();
+            Try($"delete veth {v.Receiver}", v.Dispose);
+    }
+
+    private static void Try(string what, Action action)
+    {
+        try
+        {
+            action();
+        }
+        catch (Exception e)
+        {
+            Console.Error.WriteLine($"cluster: {what} failed: {e.Message}");
+        }
     }
 
     private static Result Measure(int count, int changes)

@@ -62,7 +62,8 @@ builder.Services.AddSingleton(token);
 
 var app = builder.Build();
 var log = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("packetscope");
-Libbpf.SetLogger(app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("libbpf"));
+if (options.IsSensor)
+    Libbpf.SetLogger(app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("libbpf")); // a web-only node needs no libbpf
 app.MapHealthApi();
 if (options.IsWeb)
 {
@@ -78,6 +79,13 @@ try
 catch (IOException e)
 {
     Console.Error.WriteLine($"packetscope: cannot listen on {options.Api}: {e.Message}; pick another with --api HOST:PORT");
+    await app.DisposeAsync();
+    return 1;
+}
+catch (Exception e) when (e is not OutOfMemoryException)
+{
+    // The actor system did not start (a cluster address Akka refuses, a journal it cannot open...): one line, not a trace.
+    Console.Error.WriteLine($"packetscope: the node could not start: {e.GetBaseException().Message}");
     await app.DisposeAsync();
     return 1;
 }

@@ -37,6 +37,12 @@ public abstract class ClusterScenarios : IDisposable
     private async Task<(int Id, long Version)> Add(int node, string rule)
     {
         var (status, body, headers) = await ClusterNodes.Send(_cluster.Node(node), HttpMethod.Post, "/api/filters", rule);
+        // Right after the store's node left, the store may still be moving (and adopting): 503 means retry.
+        for (var retry = 0; status == HttpStatusCode.ServiceUnavailable && retry < 10; retry++)
+        {
+            await Task.Delay(500);
+            (status, body, headers) = await ClusterNodes.Send(_cluster.Node(node), HttpMethod.Post, "/api/filters", rule);
+        }
         Assert.True(status == HttpStatusCode.Created, $"POST /api/filters on node {node + 1}: {(int)status} {body}");
         var version = long.Parse(headers.GetValues("X-Rule-Set-Version").Single(), System.Globalization.CultureInfo.InvariantCulture);
         return (body.GetProperty("id").GetInt32(), version);
@@ -139,7 +145,15 @@ public sealed class ClusterPostgresSpecs : ClusterScenarios, IClassFixture<Postg
     public ClusterPostgresSpecs(PostgresServer postgres)
     {
         _postgres = postgres;
-        _connection = postgres.CreateDatabase();
+        try
+        {
+            _connection = postgres.CreateDatabase();
+        }
+        catch
+        {
+            base.Dispose(); // xUnit disposes only what it constructed: the namespaces and directories go now
+            throw;
+        }
     }
 
     protected override string[] JournalArgs => ["--journal", "postgresql", "--journal-connection", _connection];
@@ -148,9 +162,16 @@ public sealed class ClusterPostgresSpecs : ClusterScenarios, IClassFixture<Postg
 
     public override void Dispose()
     {
-        // The rule events are in PostgreSQL, not in any node's SQLite file.
-        var tables = _postgres.Query(_connection, "select table_name from information_schema.tables where table_schema = 'public'");
-        base.Dispose();
+        string tables;
+        try
+        {
+            // The rule events are in PostgreSQL, not in any node's SQLite file.
+            tables = _postgres.Query(_connection, "select table_name from information_schema.tables where table_schema = 'public'");
+        }
+        finally
+        {
+            base.Dispose();
+        }
         Assert.Contains("journal", tables, StringComparison.Ordinal);
     }
 }

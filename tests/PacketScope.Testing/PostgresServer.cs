@@ -65,7 +65,8 @@ public sealed class PostgresServer : IDisposable
 
     public void Dispose()
     {
-        if (_started)
+        // Also when the start timed out after the postmaster forked: its pid file says it may run.
+        if (_started || File.Exists(Path.Combine(_dir, "postmaster.pid")))
             Shell.TryRunWithin(TimeSpan.FromSeconds(30), "runuser", "-u", "postgres", "--", Path.Combine(_bin, "pg_ctl"), "-D", _dir, "-m", "immediate", "stop");
         if (Directory.Exists(_dir))
             Directory.Delete(_dir, recursive: true);

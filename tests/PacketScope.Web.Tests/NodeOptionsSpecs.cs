@@ -105,6 +105,7 @@ public sealed class NodeOptionsSpecs
     [InlineData("--join-timeout", "0", "join-timeout")]
     [InlineData("--journal", "mysql", "journal")]
     [InlineData("--journal", "postgresql", "journal-connection")]
+    [InlineData("--hostname", "0.0.0.0", "public-hostname")]
     public void Should_name_the_option_and_the_reason_for_a_bad_value(string option, string value, string name)
     {
         var e = Assert.Throws<OptionsException>(() => Parse(option, value));
@@ -131,6 +132,9 @@ public sealed class NodeOptionsSpecs
         var o = Parse("--seed", "10.0.0.5:4053", "--seed", "[fd00::5]:4053", "--seed", "db-1.example:4054", "--role", "web", "--cluster-port", "0",
             "--hostname", "10.0.0.9", "--public-hostname", "node9.example", "--journal", "postgresql", "--journal-connection", "Host=db;Database=ps");
         Assert.Equal([("10.0.0.5", 4053), ("fd00::5", 4053), ("db-1.example", 4054)], o.Seeds);
+        Assert.Equal(["akka.tcp://packetscope@10.0.0.5:4053", "akka.tcp://packetscope@[fd00::5]:4053", "akka.tcp://packetscope@db-1.example:4054"],
+            o.Seeds.Select(s => NodeHosting.SeedAddress(s.Host, s.Port)));
+        Assert.All(o.Seeds, s => Akka.Actor.Address.Parse(NodeHosting.SeedAddress(s.Host, s.Port))); // what Akka reads
         Assert.Equal(["web"], o.Roles);
         Assert.False(o.IsSensor);
         Assert.Equal((0, "10.0.0.9", "node9.example"), (o.ClusterPort, o.Hostname, o.PublicHostname));
@@ -152,6 +156,9 @@ public sealed class NodeOptionsSpecs
         Assert.StartsWith("cannot reach the PostgreSQL journal", problem);
         Assert.DoesNotContain("hunter2-secret", problem);
         Assert.Contains("\"Host=127.0.0.1;Port=1;Database=ps;Username=ps;Password=hunter2-secret;Timeout=1\"", NodeHosting.PersistenceHocon(o));
+        var withToken = Parse("--journal", "postgresql", "--journal-connection", "Password=hunter2-secret", "--api-token", "token-secret-0123456789");
+        Assert.DoesNotContain("hunter2-secret", withToken.ToString());
+        Assert.DoesNotContain("token-secret", withToken.ToString());
     }
 
     [Fact]

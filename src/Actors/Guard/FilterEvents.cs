@@ -15,7 +15,7 @@ public sealed record FilterRemoved(int Id, DateTimeOffset At) : IFilterEvent;
 public sealed record FilterExpired(int Id, DateTimeOffset At) : IFilterEvent;
 
 /// <summary>
-/// A store that took over (a cluster singleton started on another node, its journal behind the cluster's)
-/// adopted the newest rule set a live node held: the whole set, its version and the next id.
+/// A store that started on a node whose own journal (per-node SQLite) differs from what the cluster enforces
+/// adopted the rule set the live members hold: the whole set, a version above both, and the next id.
 /// </summary>
 public sealed record FilterRuleSetAdopted(long Version, IReadOnlyList<FilterRule> Rules, int NextId, string From, DateTimeOffset At) : IFilterEvent;

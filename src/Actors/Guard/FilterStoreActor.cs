@@ -1,7 +1,9 @@
 // The rule store: validated rules in, events persisted (Akka.Persistence), the rule set versioned.
-// One persistent actor with one persistence id; in a cluster it runs as a singleton, publishes every
-// change to every node's GuardActor, and when it starts on a node whose journal is behind the cluster's
-// (a per-node SQLite journal after a handover) adopts the newest rule set a live node holds.
+// One persistent actor with one persistence id; in a cluster it runs as a singleton and publishes every
+// change to every node's GuardActor. With per-node journals (SQLite), a store that starts on a node
+// adopts the rule set the live members hold when it differs from its own journal's: the members follow
+// the store that ran last, while this node's journal may be older, or hold changes made on the losing
+// side of a partition. With a shared journal (PostgreSQL) the journal is the truth and nothing is adopted.
 using Akka.Actor;
 using Akka.Cluster;
 using Akka.Cluster.Tools.PublishSubscribe;
@@ -195,13 +197,17 @@ public sealed class FilterStoreActor : ReceivePersistentActor, IWithTimers
     private void FinishAdoption()
     {
         Timers.Cancel(AdoptionDue.Instance);
-        if (_newestHeld is { } held && held.Version > _version)
+        // Version numbers of two journals say nothing about which is newer: compare what the rules are. The adopted
+        // set gets a version above both, so every node takes it (and ids go on above both).
+        if (_newestHeld is { } held && held.Version >= 0 && !SameRules(held.Rules))
         {
             var from = _newestHolder ?? "?";
-            Persist(new FilterRuleSetAdopted(held.Version, held.Rules, held.NextId, from, _clock()), e =>
+            var version = Math.Max(_version, held.Version) + 1;
+            Persist(new FilterRuleSetAdopted(version, held.Rules, Math.Max(_nextId, held.NextId), from, _clock()), e =>
             {
-                _log.Warning("rule store: its journal held version {0}, the cluster version {1} (from {2}): adopted {3} rules",
-                    _version, e.Version, e.From, e.Rules.Count);
+                _log.Warning("rule store: this node's journal (version {0}, {1} rules) differs from the rules the cluster enforces " +
+                    "(version {2} from {3}): adopted the cluster's {4} rules as version {5}", _version, _rules.Count, held.Version, e.From,
+                    e.Rules.Count, e.Version);
                 Apply(e);
                 Adopted();
             });
@@ -209,6 +215,9 @@ public sealed class FilterStoreActor : ReceivePersistentActor, IWithTimers
         }
         Adopted();
     }
+
+    private bool SameRules(IReadOnlyList<FilterRule> rules) =>
+        rules.Count == _rules.Count && rules.All(r => _rules.TryGetValue(r.Id, out var mine) && mine == r);
 
     private void Adopted()
     {
@@ -258,7 +267,7 @@ public sealed class FilterStoreActor : ReceivePersistentActor, IWithTimers
                 foreach (var r in a.Rules)
                     _rules[r.Id] = r;
                 _nextId = Math.Max(Math.Max(_nextId, a.NextId), a.Rules.Count == 0 ? 1 : a.Rules.Max(r => r.Id) + 1);
-                _version = a.Version; // the cluster's version: every node holds it already
+                _version = a.Version; // above the journal's and the cluster's
                 return;
         }
         _version++;

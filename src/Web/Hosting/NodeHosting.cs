@@ -46,6 +46,10 @@ public static class NodeHosting
             """;
     }
 
+    /// <summary>A seed's Akka address; an IPv6 address in brackets.</summary>
+    public static string SeedAddress(string host, int port) =>
+        $"akka.tcp://{ActorSystemName}@{(host.Contains(':') ? $"[{host}]" : host)}:{port}";
+
     public static IServiceCollection AddPacketScopeNode(this IServiceCollection services, NodeOptions options, string objectPath)
     {
         var defaults = File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "config", "packetscope.conf"));
@@ -77,7 +81,7 @@ public static class NodeHosting
                 .WithClustering(new ClusterOptions
                 {
                     Roles = options.Roles.ToArray(),
-                    SeedNodes = options.Seeds.Select(s => $"akka.tcp://{ActorSystemName}@{s.Host}:{s.Port}").ToArray(),
+                    SeedNodes = options.Seeds.Select(s => SeedAddress(s.Host, s.Port)).ToArray(),
                 })
                 .WithActors((system, registry) =>
                 {
@@ -95,7 +99,8 @@ public static class NodeHosting
                     // The rule store: one in the cluster, on its oldest node, moved when that node leaves. A journal
                     // failure (a locked database, a full disk) stops it: started again, with backoff.
                     var storeProps = BackoffSupervisor.Props(Backoff.OnStop(
-                        FilterStoreActor.Props(mediator: mediator, adopt: true), "store",
+                        // Per-node journals: a store starting here adopts what the cluster enforces if its journal differs.
+                        FilterStoreActor.Props(mediator: mediator, adopt: options.Journal == JournalKind.Sqlite), "store",
                         TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(30), 0.2, maxNrOfRetries: -1));
                     system.ActorOf(ClusterSingletonManager.Props(storeProps, PoisonPill.Instance, ClusterSingletonManagerSettings.Create(system)),
                         StoreSingletonName);

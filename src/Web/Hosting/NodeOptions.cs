@@ -47,6 +47,12 @@ public sealed record NodeOptions
     public string? JournalConnection { get; init; }
 
     public bool IsSensor => Roles.Contains(SensorRole);
+
+    /// <summary>Never the secrets: the API token and the journal connection string are only said to be set.</summary>
+    public override string ToString() =>
+        $"NodeOptions {{ Interfaces = [{string.Join(", ", Interfaces)}], Api = {Api}, Data = {DataDirectory}, Node = {NodeName}, " +
+        $"Cluster = {Hostname}:{ClusterPort}, Seeds = [{string.Join(", ", Seeds.Select(s => $"{s.Host}:{s.Port}"))}], Roles = [{string.Join(", ", Roles)}], " +
+        $"Journal = {Journal}, ApiToken = {(ApiToken is null ? "generated" : "set")}, JournalConnection = {(JournalConnection is null ? "none" : "set")} }}";
     public bool IsWeb => Roles.Contains(WebRole);
 
     public const string Usage = """
@@ -195,6 +201,9 @@ public sealed record NodeOptions
             },
             JournalConnection = string.IsNullOrWhiteSpace(One("journal-connection")) ? null : One("journal-connection"),
         };
+        if (options.PublicHostname is null && System.Net.IPAddress.TryParse(options.Hostname, out var bind) &&
+            (bind.Equals(IPAddress.Any) || bind.Equals(IPAddress.IPv6Any)))
+            throw new OptionsException("public-hostname", $"--hostname {options.Hostname} listens on every address, but other nodes need one to dial: give it with --public-hostname");
         if (options.Journal == JournalKind.Postgresql && options.JournalConnection is null)
             throw new OptionsException("journal-connection", "--journal postgresql needs a connection string (Host=...;Database=...;Username=...)");
         return options;

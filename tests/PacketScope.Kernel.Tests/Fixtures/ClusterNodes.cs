@@ -22,8 +22,9 @@ public sealed class ClusterNodes : IDisposable
         public required int Index { get; init; }
         public required VethNamespace Namespace { get; init; }
         public required string Data { get; init; }
-        public required int ApiPort { get; init; }
-        public required int ClusterPort { get; init; }
+        // Picked at the first start (not long before: another test could take a port meanwhile), kept for restarts.
+        public int ApiPort { get; set; }
+        public int ClusterPort { get; set; }
         public string Name => $"n{Index + 1}";
         public NodeProcess? Process { get; set; }
         public string Seed => $"127.0.0.1:{ClusterPort}";
@@ -40,8 +41,6 @@ public sealed class ClusterNodes : IDisposable
                     Index = i,
                     Namespace = VethNamespace.Create(),
                     Data = Path.Combine(Path.GetTempPath(), $"ps-cluster-{Guid.NewGuid():N}"),
-                    ApiPort = NodeProcess.FreePort(),
-                    ClusterPort = NodeProcess.FreePort(),
                 };
         }
         catch
@@ -59,6 +58,11 @@ public sealed class ClusterNodes : IDisposable
     public NodeProcess Start(int i, IEnumerable<int> seeds, params string[] extra)
     {
         var slot = _slots[i];
+        if (slot.ClusterPort == 0)
+        {
+            slot.ApiPort = NodeProcess.FreePort();
+            slot.ClusterPort = NodeProcess.FreePort();
+        }
         var args = new List<string>
         {
             "--iface", slot.Namespace.HostInterface, "--max-flows", "4096", "--data", slot.Data, "--node-name", slot.Name,
