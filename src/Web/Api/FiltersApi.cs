@@ -70,41 +70,18 @@ public static class FiltersApi
                 : NotFound(n);
         });
         filters.MapPost("", async (HttpRequest req, IRequiredActor<FilterStoreActor> store) =>
-        {
-            var spec = FilterRuleParser.Parse(await Body(req), DateTimeOffset.UtcNow);
-            var result = await (await store.GetAsync()).Ask<FilterCommandResult>(new AddFilter(spec), s_askTimeout);
-            return result.Ok
-                ? Changed(req.HttpContext, result, 201)
-                : Refused(result);
-        });
+            Reply(req.HttpContext, await FilterCommands.Add(await store.GetAsync(), await Body(req))));
         filters.MapPut("/{id}", async (string id, HttpRequest req, IRequiredActor<FilterStoreActor> store) =>
         {
             var n = Id(id);
-            var body = await Body(req);
-            if (body.ValueKind != JsonValueKind.Object)
-                throw new BadRequestException("body", "must be a JSON object with the fields to change");
-            if (body.TryGetProperty("id", out var bodyId) && (!bodyId.TryGetInt32(out var b) || b != n))
-                throw new BadRequestException("id", $"the body's id {bodyId.GetRawText()} is not the id in the path ({n})");
-            var actor = await store.GetAsync();
-            // The merge happens here, on the rule as read: the store refuses it if another change came in
-            // between, and the merge is done again on the fresh rule (a lost update is never possible).
-            for (var attempt = 1; ; attempt++)
-            {
-                var rules = await actor.Ask<FiltersResponse>(GetFilters.Instance, s_askTimeout);
-                if (rules.Rules.FirstOrDefault(r => r.Id == n) is not { } existing)
-                    return NotFound(n);
-                var spec = FilterRuleParser.Parse(FilterRuleJson.Merge(existing, body), DateTimeOffset.UtcNow);
-                var result = await actor.Ask<FilterCommandResult>(new UpdateFilter(n, spec, existing.UpdatedAt), s_askTimeout);
-                if (!result.Stale || attempt == 3)
-                    return Answer(req.HttpContext, result);
-            }
+            return Reply(req.HttpContext, await FilterCommands.Update(await store.GetAsync(), n, await Body(req)));
         });
         filters.MapDelete("/{id}", async (string id, HttpContext http, IRequiredActor<FilterStoreActor> store) =>
-            Answer(http, await (await store.GetAsync()).Ask<FilterCommandResult>(new RemoveFilter(Id(id)), s_askTimeout)));
+            Reply(http, await FilterCommands.Remove(await store.GetAsync(), Id(id))));
         filters.MapPost("/{id}/enable", async (string id, HttpContext http, IRequiredActor<FilterStoreActor> store) =>
-            Answer(http, await (await store.GetAsync()).Ask<FilterCommandResult>(new SetFilterEnabled(Id(id), true), s_askTimeout)));
+            Reply(http, await FilterCommands.SetEnabled(await store.GetAsync(), Id(id), true)));
         filters.MapPost("/{id}/disable", async (string id, HttpContext http, IRequiredActor<FilterStoreActor> store) =>
-            Answer(http, await (await store.GetAsync()).Ask<FilterCommandResult>(new SetFilterEnabled(Id(id), false), s_askTimeout)));
+            Reply(http, await FilterCommands.SetEnabled(await store.GetAsync(), Id(id), false)));
         return app;
     }
 
@@ -127,16 +104,12 @@ public static class FiltersApi
 
     // A change's answer carries the rule-set version it made (X-Rule-Set-Version): wait for X-Rule-Set-Applied
     // (or /api/health's filters.applied) to reach it on a node to know the change is in that node's kernel.
-    private static IResult Changed(HttpContext http, FilterCommandResult result, int status = 200)
+    private static IResult Reply(HttpContext http, FilterReply reply)
     {
-        http.Response.Headers["X-Rule-Set-Version"] = result.Version.ToString(System.Globalization.CultureInfo.InvariantCulture);
-        return Results.Json(FilterRuleJson.Write(result.Rule!), ConnectionsApi.Json, statusCode: status);
+        if (reply.Version is { } version)
+            http.Response.Headers["X-Rule-Set-Version"] = version.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        return Results.Json(reply.Body, ConnectionsApi.Json, statusCode: reply.Status);
     }
-
-    private static IResult Answer(HttpContext http, FilterCommandResult result) =>
-        result.Ok ? Changed(http, result)
-        : result.NotFound ? Results.Json(new ApiError(result.Error!, result.Field, result.Error), ConnectionsApi.Json, statusCode: 404)
-        : Refused(result);
 
     /// <summary>The rule as stored, with its kernel hit counters summed over this node's interfaces.</summary>
     private static JsonObject WithHits(FilterRule rule, Dictionary<int, FilterHits> hits, long realtimeOffsetNs)
@@ -160,10 +133,6 @@ public static class FiltersApi
         if (applied.Count > 0)
             http.Response.Headers["X-Rule-Set-Applied"] = applied.Min().ToString(System.Globalization.CultureInfo.InvariantCulture);
     }
-
-    // A duplicate or a conflict: 409, naming the rule it clashes with.
-    private static IResult Refused(FilterCommandResult result) =>
-        Results.Json(new ApiError(result.Error!, result.Field, result.Error), ConnectionsApi.Json, statusCode: 409);
 
     private static IResult NotFound(int id) =>
         Results.Json(new ApiError($"no filter rule with id {id}", "id", "not found"), ConnectionsApi.Json, statusCode: 404);
