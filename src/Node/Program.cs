@@ -59,6 +59,12 @@ builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
 builder.WebHost.UseKestrel(k => k.Listen(options.Api));
 builder.Services.AddPacketScopeNode(options, objectPath);
 builder.Services.AddSingleton(token);
+if (options.IsWeb)
+{
+    builder.Services.AddSignalR();
+    builder.Services.AddSingleton<PacketScope.Web.Live.LiveScopes>();
+    builder.Services.AddHostedService<PacketScope.Web.Live.LivePublisher>();
+}
 
 var app = builder.Build();
 var log = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("packetscope");
@@ -70,6 +76,7 @@ if (options.IsWeb)
     app.MapConnectionsApi();
     app.MapNodesApi();
     app.MapFiltersApi();
+    app.MapHub<PacketScope.Web.Live.LiveHub>("/hubs/live");
 }
 
 try

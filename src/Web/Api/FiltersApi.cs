@@ -112,7 +112,7 @@ public static class FiltersApi
     }
 
     /// <summary>The rule as stored, with its kernel hit counters summed over this node's interfaces.</summary>
-    private static JsonObject WithHits(FilterRule rule, Dictionary<int, FilterHits> hits, long realtimeOffsetNs)
+    internal static JsonObject WithHits(FilterRule rule, Dictionary<int, FilterHits> hits, long realtimeOffsetNs)
     {
         var o = FilterRuleJson.Write(rule);
         var h = hits.GetValueOrDefault(rule.Id);
