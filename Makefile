@@ -6,10 +6,10 @@ NODE_DIR := src/Node/bin/$(CONFIGURATION)/net10.0
 # Debian packages the build, the node and the tests need.
 APT_PACKAGES := clang llvm libbpf-dev libbpf1 bpftool iproute2 iputils-ping procps util-linux ethtool make gcc libc6-dev
 # And what only the tests need: a real PostgreSQL server for the cluster journal tests.
-TEST_APT_PACKAGES := postgresql
+TEST_APT_PACKAGES := postgresql chromium
 ARGS ?=
 
-.PHONY: all deps build bpf run test bench clean
+.PHONY: all deps build bpf web run test bench clean
 
 all: build
 
@@ -22,11 +22,26 @@ deps:
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 	fi
 	@command -v $(DOTNET) >/dev/null || { echo "the .NET 10 SDK is missing: install it (https://learn.microsoft.com/dotnet/core/install/linux-debian)" >&2; exit 1; }
+	@# Node.js and npm build the dashboard: Debian's packages unless some node is installed already (NodeSource's carries npm).
+	@if ! command -v npm >/dev/null; then \
+		if [ "$$(id -u)" != 0 ]; then echo "npm is missing; run as root or: sudo apt-get install nodejs npm" >&2; exit 1; fi; \
+		echo "installing: nodejs npm"; apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null; \
+	fi
+
+# The dashboard: npm install (the committed lock pins every version; `npm ci` trips on rollup's optional
+# per-platform packages missing from the lock, an npm bug) and vite build into web/dist, only when a
+# source is newer than the last build.
+WEB_SOURCES := $(shell find web/src -type f 2>/dev/null) web/index.html web/package.json web/package-lock.json web/vite.config.ts web/tsconfig.json
+web/dist/index.html: $(WEB_SOURCES)
+	cd web && npm install --no-audit --no-fund --loglevel=error && npm run build
+	@touch $@
+
+web: deps web/dist/index.html
 
 bpf: deps
 	$(MAKE) -C bpf
 
-build: deps
+build: deps web
 	$(DOTNET) build PacketScope.sln -c $(CONFIGURATION) -nologo -v:q
 
 # make run ARGS="--iface eth0 --api 127.0.0.1:8080"

@@ -53,7 +53,9 @@ catch (Exception e) when (e is OptionsException or IOException or UnauthorizedAc
     return e is OptionsException ? 2 : 1;
 }
 
-var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = [] });
+// The dashboard (web/, built into wwwroot beside the binary) is served by every web-role node.
+var webRoot = Path.Combine(AppContext.BaseDirectory, "wwwroot");
+var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = [], WebRootPath = Directory.Exists(webRoot) ? webRoot : null });
 builder.Logging.AddSimpleConsole(o => { o.SingleLine = true; o.TimestampFormat = "HH:mm:ss "; });
 builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
 builder.WebHost.UseKestrel(k => k.Listen(options.Api));
@@ -73,6 +75,8 @@ if (options.IsSensor)
 app.MapHealthApi();
 if (options.IsWeb)
 {
+    app.UseDefaultFiles();
+    app.UseStaticFiles();
     app.MapConnectionsApi();
     app.MapNodesApi();
     app.MapFiltersApi();
