@@ -9,7 +9,8 @@ public enum ConnectionSort
     Rate,
 }
 
-/// <summary>A validated connection query; the REST layer builds it and rejects bad input before.</summary>
+/// <summary>A validated connection query; the REST layer builds it and rejects bad input before. Offset skips that many
+/// rows of the sorted result (a page: Offset, Limit).</summary>
 public sealed record ConnectionQuery(
     int Limit = ConnectionQuery.DefaultLimit,
     ConnectionSort Sort = ConnectionSort.Bytes,
@@ -17,9 +18,11 @@ public sealed record ConnectionQuery(
     int? Port = null,
     byte? Protocol = null,
     string? Interface = null,
-    string? State = null)
+    string? State = null,
+    int Offset = 0)
 {
     public const int DefaultLimit = 100;
+    /// <summary>The most rows a query reaches: Offset + Limit (each node ranks that many, the asking node merges them).</summary>
     public const int MaxLimit = 100_000;
 }
 

@@ -56,6 +56,20 @@ public sealed class ClusterViewActorSpecs : TestKit
         Assert.Equal(["n3"], merged.Missing);
     }
 
+    [Fact]
+    public void Should_give_the_page_at_the_offset_of_the_merged_order()
+    {
+        // Each node sent its top offset + limit; the page is cut from the merged order, not from any one node's.
+        var answers = new[]
+        {
+            Connections("n1", 10, Flow("n1", 900), Flow("n1", 600), Flow("n1", 100)),
+            Connections("n2", 5, Flow("n2", 800), Flow("n2", 500), Flow("n2", 400)),
+        };
+        var merged = ClusterViewActor.MergeConnections(new ConnectionQuery(Limit: 2, Offset: 2), answers);
+        Assert.Equal(15, merged.Total);
+        Assert.Equal([600ul, 500ul], merged.Connections.Select(c => c.Bytes));
+    }
+
     [Theory]
     [InlineData(ConnectionSort.Packets, new[] { "n2", "n1" })]
     [InlineData(ConnectionSort.LastSeen, new[] { "n1", "n2" })]

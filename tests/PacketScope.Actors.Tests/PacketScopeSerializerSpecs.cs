@@ -88,7 +88,7 @@ public sealed class PacketScopeSerializerSpecs : TestKit
         ("GetNodeInfo", GetNodeInfo.Instance),
         ("NodeInfo", new NodeInfo("node-a", "akka.tcp://packetscope@10.0.0.1:4053", ["guard", "web"], true, [Attached, Failed], "1.2.3", 12, T1)),
         // Flows.cs
-        ("GetConnections", new GetConnections(new ConnectionQuery(500, ConnectionSort.Rate, "10.0.0.0/8", 443, 6, "eth0", "ESTABLISHED"))),
+        ("GetConnections", new GetConnections(new ConnectionQuery(500, ConnectionSort.Rate, "10.0.0.0/8", 443, 6, "eth0", "ESTABLISHED", Offset: 1000))),
         ("GetConnections nulls", new GetConnections(new ConnectionQuery())),
         ("ConnectionsResponse", new ConnectionsResponse(1234, [Flow(1), Flow(2)])),
         // Icmp.cs
@@ -198,7 +198,7 @@ public sealed class PacketScopeSerializerSpecs : TestKit
     public void Should_refuse_a_newer_or_invalid_format_version_and_name_it()
     {
         var (bytes, manifest) = Write(new RemoveFilter(7));
-        Assert.Equal(1, bytes[0]);
+        Assert.Equal(MessageCodec.Version, bytes[0]);
 
         bytes[0] = 99;
         var newer = Assert.Throws<SerializationException>(() => Read(bytes, manifest));
@@ -208,6 +208,19 @@ public sealed class PacketScopeSerializerSpecs : TestKit
         Assert.Contains("version 99", newer.Message);
         Assert.Contains($"'{manifest}'", newer.Message);
         Assert.Contains("version 0", zero.Message);
+    }
+
+    [Fact]
+    public void Should_read_a_version_1_connection_query_as_the_first_page()
+    {
+        // Version 1 had no offset: a node of the previous release sends the query without it.
+        var query = new GetConnections(new ConnectionQuery(500, ConnectionSort.Rate, "10.0.0.0/8", 443, 6, "eth0", "established"));
+        var (bytes, manifest) = Write(query);
+        Assert.Equal(0, bytes[^1]); // version 2 appends the offset, 0 as one varint byte
+        var v1 = bytes[..^1];
+        v1[0] = 1;
+        var read = Assert.IsType<GetConnections>(Read(v1, manifest));
+        Assert.Equal(query.Query, read.Query);
     }
 
     [Fact]

@@ -33,6 +33,8 @@ public sealed class QueryParserSpecs
     [InlineData("limit", "100001")]
     [InlineData("limit", "ten")]
     [InlineData("limit", "")]
+    [InlineData("offset", "-1")]
+    [InlineData("offset", "100000")]
     [InlineData("sort", "size")]
     [InlineData("address", "10.0.0.300")]
     [InlineData("address", "10.0.0.0/33")]
@@ -49,6 +51,14 @@ public sealed class QueryParserSpecs
         var e = Assert.Throws<BadRequestException>(() => QueryParser.Connections(Q((field, value)), Interfaces));
         Assert.Equal(field, e.Field);
         Assert.False(string.IsNullOrWhiteSpace(e.Reason));
+    }
+
+    [Fact]
+    public void Should_take_a_page_and_refuse_one_beyond_the_rows_a_query_reaches()
+    {
+        Assert.Equal(new ConnectionQuery(Limit: 200, Offset: 400), QueryParser.Connections(Q(("limit", "200"), ("offset", "400")), Interfaces));
+        var e = Assert.Throws<BadRequestException>(() => QueryParser.Connections(Q(("limit", "200"), ("offset", "99900")), Interfaces));
+        Assert.Equal("offset", e.Field);
     }
 
     [Fact]

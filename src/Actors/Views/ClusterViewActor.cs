@@ -83,7 +83,7 @@ public sealed class ClusterViewActor : ReceiveActor, IWithTimers
         Receive<GetClusterConnections>(q =>
         {
             var (ask, missing) = Targets(q.Node);
-            FanOut<ConnectionsResponse>(ask, missing, new GetConnections(q.Query))
+            FanOut<ConnectionsResponse>(ask, missing, new GetConnections(q.Query with { Limit = q.Query.Offset + q.Query.Limit, Offset = 0 }))
                 .ContinueWith(t => MergeConnections(q.Query, t.Result), TaskContinuationOptions.ExecuteSynchronously)
                 .PipeTo(Sender);
         });
@@ -288,8 +288,8 @@ public sealed class ClusterViewActor : ReceiveActor, IWithTimers
     // ---------------------------------------------------------------- merging (pure)
 
     /// <summary>
-    /// Each node sent its own top Limit by the query's sort, so the cluster's top Limit is among them: totals add up,
-    /// records are sorted again (ties by node, then key, so the order is stable) and cut to Limit.
+    /// Each node sent its own top Offset + Limit by the query's sort, so the cluster's page is among them: totals add up,
+    /// records are sorted again (ties by node, then key, so the order is stable), the first Offset skipped, cut to Limit.
     /// </summary>
     public static ClusterConnectionsResponse MergeConnections(ConnectionQuery query, IReadOnlyList<NodeAnswer<ConnectionsResponse>> answers)
     {
@@ -298,6 +298,7 @@ public sealed class ClusterViewActor : ReceiveActor, IWithTimers
             .OrderByDescending(SortKey(query.Sort))
             .ThenBy(r => r.Node, StringComparer.Ordinal)
             .ThenBy(r => r.Key, StringComparer.Ordinal)
+            .Skip(query.Offset)
             .Take(query.Limit)
             .ToList();
         return new ClusterConnectionsResponse(answered.Sum(a => a.Response!.Total), top, Names(answered), missing);

@@ -129,7 +129,7 @@ public sealed class NodeViewActor : ReceiveActor
         {
             if (q.Interface is not null && view.Name != q.Interface)
                 continue;
-            var (count, top) = view.Query(_node, q);
+            var (count, top) = view.Query(_node, q with { Limit = q.Offset + q.Limit }); // each interface's top rows down to the page's end
             total += count;
             all.AddRange(top);
         }
@@ -140,7 +140,7 @@ public sealed class NodeViewActor : ReceiveActor
             ConnectionSort.Rate => r => r.BytesPerSecond,
             _ => r => r.Bytes,
         };
-        return new ConnectionsResponse(total, all.OrderByDescending(key).Take(q.Limit).ToList());
+        return new ConnectionsResponse(total, all.OrderByDescending(key).Skip(q.Offset).Take(q.Limit).ToList());
     }
 
     private IcmpResponse QueryIcmp(IcmpQuery q)

@@ -8,7 +8,7 @@ namespace PacketScope.Web.Api;
 
 public static class QueryParser
 {
-    private static readonly HashSet<string> s_connectionParams = ["limit", "sort", "address", "port", "protocol", "interface", "state", "node"];
+    private static readonly HashSet<string> s_connectionParams = ["limit", "offset", "sort", "address", "port", "protocol", "interface", "state", "node"];
     private static readonly HashSet<string> s_icmpParams = ["limit", "address", "type", "interface", "family", "node"];
     private static readonly HashSet<string> s_statsParams = ["node"];
     private static readonly HashSet<string> s_states = ["unreplied", "replied", "syn_sent", "syn_received", "established", "closing", "closed", "reset"];
@@ -20,8 +20,13 @@ public static class QueryParser
     public static ConnectionQuery Connections(IQueryCollection query, IReadOnlyCollection<string> interfaces, string monitoredBy = "this node")
     {
         RejectUnknown(query, s_connectionParams);
+        var limit = Limit(query);
+        var offset = Number(query, "offset", 0, ConnectionQuery.MaxLimit - 1) ?? 0;
+        if (offset + limit > ConnectionQuery.MaxLimit)
+            throw new BadRequestException("offset", $"offset + limit is {offset + limit}; a query reaches at most row {ConnectionQuery.MaxLimit}");
         return new ConnectionQuery(
-            Limit: Limit(query),
+            Offset: offset,
+            Limit: limit,
             Sort: Single(query, "sort") switch
             {
                 null or "bytes" => ConnectionSort.Bytes,

@@ -1,12 +1,11 @@
-// Connections: a live table of the scope's flows, filtered and sorted on the server (the /api/connections query),
-// rendered a page at a time so tens of thousands of rows stay smooth; a row opens the flow's counters.
+// Connections: a live table of the scope's flows, filtered, sorted and paged on the server (the /api/connections
+// query with offset and limit): the browser holds one page, however many flows match; a row opens its counters.
 import type { Page } from "../main";
 import { follow } from "../main";
 import { on } from "../live";
 import { bytes, esc, num } from "../api";
 
-const PAGE = 200;
-let query: Record<string, string> = { sort: "bytes", limit: "1000" };
+let query: Record<string, string> = { sort: "bytes", limit: "200", offset: "0" };
 
 export const connections: Page = {
   query: () => query,
@@ -17,7 +16,7 @@ export const connections: Page = {
         <label>address or CIDR<input name="address" placeholder="10.0.0.0/8" /><span class="error" data-error="address"></span></label>
         <label>port<input name="port" size="6" /><span class="error" data-error="port"></span></label>
         <label>state<input name="state" size="10" placeholder="established" /><span class="error" data-error="state"></span></label>
-        <label>rows<select name="limit"><option>100</option><option selected>1000</option><option>10000</option><option>50000</option></select><span class="error" data-error="limit"></span></label>
+        <label>rows per page<select name="limit"><option>50</option><option selected>200</option><option>1000</option></select><span class="error" data-error="limit"></span></label>
         <button type="submit">Apply</button><span class="muted" id="count"></span>
       </form></section>
       <section class="panel scroll"><table id="flows"><thead><tr>
@@ -32,13 +31,13 @@ export const connections: Page = {
       if (field) field.value = v;
     }
     let rows: any[] = [];
-    let page = 0;
+    let total = 0;
     let selected: string | null = null;
+    const size = () => Number(query.limit ?? 200);
     const render = () => {
-      const pages = Math.max(1, Math.ceil(rows.length / PAGE));
-      page = Math.min(page, pages - 1);
-      root.querySelector("#pageno")!.textContent = `page ${page + 1} of ${pages}`;
-      root.querySelector("#flows tbody")!.innerHTML = rows.slice(page * PAGE, (page + 1) * PAGE).map((f) => `<tr data-key="${esc(f.node + "|" + f.key)}">
+      const pages = Math.max(1, Math.ceil(total / size()));
+      root.querySelector("#pageno")!.textContent = `page ${Math.floor(Number(query.offset ?? 0) / size()) + 1} of ${pages}`;
+      root.querySelector("#flows tbody")!.innerHTML = rows.map((f) => `<tr data-key="${esc(f.node + "|" + f.key)}">
         <td>${esc(f.node)}</td><td>${esc(f.interface)}</td><td>${esc(f.protocol)}</td><td>${esc(f.src)}:${f.src_port}</td><td>${esc(f.dst)}:${f.dst_port}</td>
         <td>${esc(f.state)}</td><td class="n">${num(f.packets)}</td><td class="n">${bytes(f.bytes)}</td><td class="n">${bytes(f.bytes_per_second)}</td>
         <td>${esc(new Date(f.last_seen).toLocaleTimeString())}</td></tr>`).join("");
@@ -54,9 +53,9 @@ export const connections: Page = {
           <p class="muted">first seen ${esc(new Date(flow.first_seen).toLocaleString())}, ${esc(flow.info)}</p>`;
       }
     };
-    const apply = async () => {
+    const apply = async (offset = 0) => {
       form.querySelectorAll<HTMLElement>("[data-error]").forEach((e) => (e.textContent = ""));
-      const next: Record<string, string> = { sort: query.sort ?? "bytes" };
+      const next: Record<string, string> = { sort: query.sort ?? "bytes", offset: String(offset) };
       for (const [k, v] of new FormData(form).entries()) if (String(v).trim()) next[k] = String(v).trim();
       try {
         await follow(next);
@@ -78,8 +77,9 @@ export const connections: Page = {
         query = { ...query, sort: th.dataset.sort! };
         apply();
       }));
-    root.querySelector("#prev")!.addEventListener("click", () => { page = Math.max(0, page - 1); render(); });
-    root.querySelector("#next")!.addEventListener("click", () => { page++; render(); });
+    const offset = () => Number(query.offset ?? 0);
+    root.querySelector("#prev")!.addEventListener("click", () => apply(Math.max(0, offset() - size())));
+    root.querySelector("#next")!.addEventListener("click", () => { if (offset() + size() < total) apply(offset() + size()); });
     root.querySelector("#flows tbody")!.addEventListener("click", (e) => {
       const tr = (e.target as HTMLElement).closest("tr");
       selected = tr?.dataset.key ?? null;
@@ -87,8 +87,9 @@ export const connections: Page = {
     });
     const off = on("Flows", (update: any) => {
       rows = update.flows ?? [];
+      total = update.total ?? 0;
       const missing = (update.missing ?? []).length ? ` (no answer from ${update.missing.join(", ")})` : "";
-      root.querySelector("#count")!.textContent = `${rows.length} of ${update.total} flows${missing}`;
+      root.querySelector("#count")!.textContent = `${total} flows${missing}`;
       render();
     });
     return off;
