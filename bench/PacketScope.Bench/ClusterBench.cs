@@ -251,7 +251,7 @@ internal static class ClusterBench
     }
 
     /// <summary>Writes <paramref name="count"/> flows into the flow table of the node process <paramref name="pid"/>.</summary>
-    private static void FillFlows(int pid, int first, int count)
+    internal static void FillFlows(int pid, int first, int count)
     {
         var (id, maxEntries) = FlowMapOf(pid);
         using var map = PacketScope.Native.BpfMap.OpenById(id, "ps_flows", PacketScope.Native.BpfMapType.LruHash,

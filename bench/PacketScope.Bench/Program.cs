@@ -1,4 +1,4 @@
-// PacketScope benchmarks: packet-rate, filters, flow-read, idle-rss, cluster, all (default). See bench/README.md.
+// PacketScope benchmarks: packet-rate, filters, flow-read, idle-rss, cluster, dashboard, all (default). See bench/README.md.
 using PacketScope.Bench;
 using PacketScope.Bench.Harness;
 using PacketScope.Testing;
@@ -21,6 +21,7 @@ if (command is "help" or "--help" or "-h")
           cluster      --part all|propagation|query
                        propagation: --nodes 3,5 --changes 60 --target-ms 500
                        query: --query-nodes 3 --query-flows 100000 --query-rounds 30
+          dashboard    --samples 15 --flows 50000 --frame-seconds 10   (Chromium at /usr/bin/chromium)
         """);
     return 0;
 }
@@ -63,12 +64,16 @@ try
         case "cluster":
             ClusterBench.Run(options);
             break;
+        case "dashboard":
+            DashboardBench.Run(options);
+            break;
         case "all":
             PacketRateBench.Run(options);
             FilterRateBench.Run(options);
             FlowReadBench.Run(options);
             IdleRssBench.Run(options);
             ClusterBench.Run(options);
+            DashboardBench.Run(options);
             break;
         default:
             Console.Error.WriteLine($"bench: unknown subcommand '{command}'; try help");

@@ -89,6 +89,17 @@ public sealed class DashboardSpecs : IAsyncLifetime
         Shell.WaitFor(() => _ns.PingFromPeer(1), ok => !ok, "ping blocked by the rule from the browser", 20);
         Assert.False(_ns.PingFromPeer(3));
         await Expect(row.Locator("[data-hits]")).ToHaveTextAsync(new Regex("^([4-9]|[1-9][0-9]+)$"), new() { Timeout = 10_000 });
+
+        // Edited on the page: the form holds the rule, Save updates it in place (same id, the new comment, still enforced).
+        await row.Locator("button.edit").ClickAsync();
+        await Expect(page.Locator("#add input[name=icmp_type]")).ToHaveValueAsync("8");
+        await page.Locator("#add input[name=comment]").FillAsync("no ping, edited");
+        await page.Locator("#submit").ClickAsync();
+        await Expect(page.Locator("#rules tbody tr", new() { HasText = "no ping, edited" })).ToBeVisibleAsync(new() { Timeout = 10_000 });
+        var rules = _node.GetJson("/api/filters");
+        Assert.Equal(1, rules.GetArrayLength());
+        Assert.Equal("no ping, edited", rules[0].GetProperty("comment").GetString());
+        Assert.Equal(8, rules[0].GetProperty("icmp_type").GetInt32());
     }
 
     [Fact]

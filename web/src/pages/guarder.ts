@@ -21,13 +21,13 @@ function describe(r: any): string {
 export const guarder: Page = {
   mount(root) {
     root.innerHTML = `
-      <section class="panel"><h3>Add a rule</h3>
+      <section class="panel"><h3 id="form-title">Add a rule</h3>
         <p class="muted" id="token-line">Changes need the node's API token (DATA/api-token): <input id="token" type="password" size="30" /> <button type="button" id="save-token">Keep</button></p>
         <form class="rule" id="add">${FIELDS.map(([name, kind, hint]) => `<label>${name}${kind.startsWith("select:")
           ? `<select name="${name}">${kind.slice(7).split(",").map((o) => `<option>${o}</option>`).join("")}</select>`
           : `<input name="${name}" placeholder="${esc(hint ?? "")}" />`}<span class="error" data-error="${name}"></span></label>`).join("")}
           <label>enabled<input type="checkbox" name="enabled" checked /></label>
-          <div><button type="submit">Add rule</button><span class="error" data-error="form"></span></div></form></section>
+          <div><button type="submit" id="submit">Add rule</button> <button type="button" id="cancel" hidden>Cancel</button><span class="error" data-error="form"></span></div></form></section>
       <section class="panel"><h3>Rules <span class="muted" id="version"></span></h3><table id="rules"><thead><tr><th class="n">id</th><th class="n">priority</th><th>matches</th><th>action</th><th>enabled</th>
         <th class="n">hits</th><th class="n">bytes</th><th>last hit</th><th>comment</th><th></th></tr></thead><tbody></tbody></table><span class="error" data-error="table"></span></section>
       <section class="panel"><h3>Presets</h3><table id="presets"><tbody></tbody></table></section>`;
@@ -53,17 +53,28 @@ export const guarder: Page = {
       if (reply.status >= 300) show(reply, fallback);
       return reply;
     };
+    // Editing: the form holds the rule; submit sends what it holds as an update (a field emptied goes back to "any").
+    let editing: number | null = null;
+    const setEditing = (id: number | null) => {
+      editing = id;
+      root.querySelector("#form-title")!.textContent = id === null ? "Add a rule" : `Edit rule ${id}`;
+      root.querySelector("#submit")!.textContent = id === null ? "Add rule" : "Save";
+      (root.querySelector("#cancel") as HTMLElement).hidden = id === null;
+      if (id === null) form.reset();
+    };
+    root.querySelector("#cancel")!.addEventListener("click", () => { errors(); setEditing(null); });
+    let latest: any[] = [];
     form.addEventListener("submit", async (e) => {
       e.preventDefault();
       errors();
       const rule: Record<string, unknown> = { enabled: (form.elements.namedItem("enabled") as HTMLInputElement).checked };
       for (const [name, kind] of FIELDS) {
         const value = String((form.elements.namedItem(name) as HTMLInputElement).value).trim();
-        if (!value) continue;
+        if (!value) { if (editing !== null && !kind.startsWith("select:")) rule[name] = null; continue; }
         rule[name] = !kind.startsWith("select:") && /^\d+$/.test(value) && name !== "comment" && !name.endsWith("_ip") ? Number(value) : value;
       }
-      const reply = await change("AddFilter", "form", rule);
-      if (reply.status < 300) form.reset();
+      const reply = editing === null ? await change("AddFilter", "form", rule) : await change("UpdateFilter", "form", editing, rule);
+      if (reply.status < 300) setEditing(null);
     });
     const table = root.querySelector("#rules tbody")!;
     table.addEventListener("click", async (e) => {
@@ -72,6 +83,16 @@ export const guarder: Page = {
       errors();
       if (target.matches("input[type=checkbox]")) await change("SetFilterEnabled", "table", id, (target as HTMLInputElement).checked);
       else if (target.matches("button.delete")) await change("DeleteFilter", "table", id);
+      else if (target.matches("button.edit")) {
+        const r = latest.find((x) => x.id === id);
+        if (!r) return;
+        setEditing(id);
+        for (const [name] of FIELDS) {
+          const v = r[name];
+          (form.elements.namedItem(name) as HTMLInputElement).value = v === null || v === undefined || v === "any" ? "" : String(v);
+        }
+        (form.elements.namedItem("enabled") as HTMLInputElement).checked = !!r.enabled;
+      }
     });
     getJson<any[]>("api/filters/presets").then((presets) => {
       const tbody = root.querySelector("#presets tbody")!;
@@ -82,13 +103,14 @@ export const guarder: Page = {
       });
     }).catch(() => {});
     const off = on("Rules", (update: any) => {
+      latest = update.rules ?? [];
       root.querySelector("#version")!.textContent = `version ${update.version}`;
       table.innerHTML = (update.rules ?? []).map((r: any) => `<tr data-id="${r.id}">
         <td class="n">${r.id}</td><td class="n">${r.priority}</td><td>${esc(describe(r))}</td><td>${esc(r.action)}</td>
         <td><input type="checkbox" aria-label="enabled" ${r.enabled ? "checked" : ""} /></td>
         <td class="n" data-hits>${num(r.hits?.packets ?? 0)}</td><td class="n">${num(r.hits?.bytes ?? 0)}</td>
         <td>${esc(r.hits?.last_hit ? new Date(r.hits.last_hit).toLocaleTimeString() : "")}</td><td>${esc(r.comment)}</td>
-        <td><button type="button" class="delete">Delete</button></td></tr>`).join("");
+        <td><button type="button" class="edit">Edit</button> <button type="button" class="delete">Delete</button></td></tr>`).join("");
     });
     return off;
   },
