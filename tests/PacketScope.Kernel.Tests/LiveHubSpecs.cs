@@ -35,13 +35,15 @@ public sealed class LiveHubSpecs : IAsyncLifetime
         return Task.CompletedTask;
     }
 
-    private async Task<HubConnection> Connect(string? token = null)
+    private async Task<HubConnection> Connect(string? token = null, string? origin = null)
     {
         var connection = new HubConnectionBuilder()
             .WithUrl($"http://127.0.0.1:{_node.Port}/hubs/live", o =>
             {
                 if (token is not null)
                     o.AccessTokenProvider = () => Task.FromResult<string?>(token);
+                if (origin is not null)
+                    o.Headers["Origin"] = origin;
             })
             .Build();
         foreach (var kind in new[] { "Nodes", "Stats", "Flows", "Icmp", "Rules" })
@@ -92,6 +94,21 @@ public sealed class LiveHubSpecs : IAsyncLifetime
         Assert.Contains("invalid parameter 'limit'", badLimit.Message);
         var unknown = await Assert.ThrowsAsync<HubException>(() => live.InvokeAsync<string>("Subscribe", "nosuch", null));
         Assert.Contains("invalid parameter 'node'", unknown.Message);
+    }
+
+    [Fact]
+    public async Task Should_refuse_a_page_from_another_origin_without_the_token()
+    {
+        // A page on any site the operator's browser opens could reach a node on loopback: WebSockets know no CORS.
+        await Assert.ThrowsAnyAsync<Exception>(async () =>
+        {
+            await using var evil = await Connect(origin: "http://evil.example");
+            await evil.InvokeAsync<string>("Subscribe", null, null);
+        });
+        await using var own = await Connect(origin: $"http://127.0.0.1:{_node.Port}"); // the node's own dashboard
+        Assert.StartsWith("*|", await own.InvokeAsync<string>("Subscribe", null, null));
+        await using var withToken = await Connect(Token, origin: "http://ops.example");
+        Assert.StartsWith("*|", await withToken.InvokeAsync<string>("Subscribe", null, null));
     }
 
     [Fact]

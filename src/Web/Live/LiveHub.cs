@@ -55,9 +55,16 @@ public sealed class LiveHub(IRequiredActor<ClusterViewActor> cluster, IRequiredA
     public override Task OnConnectedAsync()
     {
         // As REST: reads are open on loopback only; from anywhere else the token is needed for everything.
-        var remote = Context.GetHttpContext()?.Connection.RemoteIpAddress is not { } ip || !IPAddress.IsLoopback(ip);
+        var http = Context.GetHttpContext();
+        var remote = http?.Connection.RemoteIpAddress is not { } ip || !IPAddress.IsLoopback(ip);
         if (remote && !HasToken())
             throw new HubException("a token is required from beyond loopback: pass it as access_token (see DATA/api-token)");
+        // WebSockets know no CORS: any page the operator's browser opens could connect to a node on loopback and read
+        // the feed. A page from another origin than the node's own dashboard needs the token.
+        var origin = http?.Request.Headers.Origin.ToString();
+        if (!string.IsNullOrEmpty(origin) && (!Uri.TryCreate(origin, UriKind.Absolute, out var o) ||
+                !string.Equals(o.Authority, http!.Request.Host.Value, StringComparison.OrdinalIgnoreCase)) && !HasToken())
+            throw new HubException($"a page from {origin} is not this node's dashboard: it needs the token");
         scopes.Connected();
         return base.OnConnectedAsync();
     }
