@@ -7,7 +7,6 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Net;
 using System.Net.Http.Headers;
-using System.Net.Sockets;
 using System.Text;
 using System.Text.Json;
 using PacketScope.Bench.Harness;
@@ -46,13 +45,13 @@ internal static class ClusterBench
         var baseline = results[0];
         var table = new Table("nodes", "POST answered p50", "first node p50", "every node p50", "every node p99", "max", "p99 vs 1 node");
         foreach (var r in results)
-            table.Row(r.Nodes.ToString(CultureInfo.InvariantCulture), Ms(Pct(r.PostMs, 50)), Ms(Pct(r.FirstMs, 50)), Ms(Pct(r.AllMs, 50)),
-                Ms(Pct(r.AllMs, 99)), Ms(r.AllMs.Max()), Fmt.Ratio(Pct(r.AllMs, 99) / Pct(baseline.AllMs, 99)));
+            table.Row(r.Nodes.ToString(CultureInfo.InvariantCulture), Ms(NodeHttp.Percentile(r.PostMs, 50)), Ms(NodeHttp.Percentile(r.FirstMs, 50)), Ms(NodeHttp.Percentile(r.AllMs, 50)),
+                Ms(NodeHttp.Percentile(r.AllMs, 99)), Ms(r.AllMs.Max()), Fmt.Ratio(NodeHttp.Percentile(r.AllMs, 99) / NodeHttp.Percentile(baseline.AllMs, 99)));
         Console.Write(table);
         Console.WriteLine();
         Console.WriteLine("Every node: from just before the POST until the last node's /api/health reports the change's rule-set version applied on its interface " +
             "(polled every 2 ms per node). The one-node row is the same path without the cluster: store, compile, kernel write.");
-        var worst = results.Skip(1).Select(r => Pct(r.AllMs, 99)).DefaultIfEmpty(0).Max();
+        var worst = results.Skip(1).Select(r => NodeHttp.Percentile(r.AllMs, 99)).DefaultIfEmpty(0).Max();
         Console.WriteLine($"Verdict: rule propagation p99 {Ms(worst)} at up to {sizes.DefaultIfEmpty(1).Max()} nodes (target < {Fmt.F(target, 0)} ms: {(worst < target ? "MET" : "MISSED")}).");
     }
 
@@ -61,12 +60,12 @@ internal static class ClusterBench
     /// <summary>Starts <paramref name="count"/> nodes, each on its own veth, the first forming the cluster; all healthy.</summary>
     private static void StartCluster(int count, uint maxFlows, List<Veth> veths, List<Node> nodes)
     {
-        var clusterPorts = Enumerable.Range(0, count).Select(_ => FreePort()).ToList();
+        var clusterPorts = Enumerable.Range(0, count).Select(_ => NodeHttp.FreePort()).ToList();
         for (var i = 0; i < count; i++)
         {
             var veth = Veth.Create();
             veths.Add(veth);
-            var api = FreePort();
+            var api = NodeHttp.FreePort();
             var data = Path.Combine(Path.GetTempPath(), $"ps-bench-cluster-{Guid.NewGuid():N}");
             var args = new List<string>
             {
@@ -79,10 +78,10 @@ internal static class ClusterBench
             http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", Token);
             nodes.Add(new Node(Child.StartNode([.. args]), http, data));
             if (i == 0)
-                WaitHealthy(nodes[0].Process, http); // the first node forms the cluster before the others join it
+                NodeHttp.WaitHealthy(nodes[0].Process, http, TimeSpan.FromSeconds(90)); // the first node forms the cluster before the others join it
         }
         foreach (var n in nodes)
-            WaitHealthy(n.Process, n.Http);
+            NodeHttp.WaitHealthy(n.Process, n.Http, TimeSpan.FromSeconds(90));
         Console.Error.WriteLine($"cluster: {count} node(s) ready");
     }
 
@@ -224,9 +223,9 @@ internal static class ClusterBench
             for (var k = 0; k < shapes.Length; k++)
             {
                 var (name, _) = shapes[k];
-                var baseline = Pct(times[shapes[k - k % 2].Name], 50);
-                table.Row(name, totals[name].ToString("N0", CultureInfo.InvariantCulture), Ms(Pct(times[name], 50)), Ms(Pct(times[name], 99)),
-                    Fmt.Ratio(Pct(times[name], 50) / baseline));
+                var baseline = NodeHttp.Percentile(times[shapes[k - k % 2].Name], 50);
+                table.Row(name, totals[name].ToString("N0", CultureInfo.InvariantCulture), Ms(NodeHttp.Percentile(times[name], 50)), Ms(NodeHttp.Percentile(times[name], 99)),
+                    Fmt.Ratio(NodeHttp.Percentile(times[name], 50) / baseline));
             }
             Console.Write(table);
             Console.WriteLine();
@@ -317,40 +316,6 @@ internal static class ClusterBench
         throw new TimeoutException($"rule-set version {version} not applied on {http.BaseAddress} within 30 s");
     }
 
-    private static void WaitHealthy(Child node, HttpClient http)
-    {
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(90);
-        while (DateTime.UtcNow < deadline)
-        {
-            if (node.HasExited)
-                throw new InvalidOperationException($"node {node.Pid} exited before it was healthy:\n{node.Stderr}");
-            try
-            {
-                if (http.GetAsync("/api/health").Result.StatusCode == HttpStatusCode.OK)
-                    return;
-            }
-            catch (AggregateException)
-            {
-                // Not listening yet.
-            }
-            Thread.Sleep(100);
-        }
-        throw new TimeoutException($"node {node.Pid} not healthy within 90 s:\n{node.Stderr}");
-    }
-
-    private static double Pct(List<double> values, double p)
-    {
-        var sorted = values.Order().ToList();
-        var rank = (int)Math.Ceiling(p / 100 * sorted.Count) - 1;
-        return sorted[Math.Clamp(rank, 0, sorted.Count - 1)];
-    }
-
     private static string Ms(double ms) => Fmt.F(ms, 0) + " ms";
 
-    private static int FreePort()
-    {
-        using var l = new TcpListener(IPAddress.Loopback, 0);
-        l.Start();
-        return ((IPEndPoint)l.LocalEndpoint).Port;
-    }
 }

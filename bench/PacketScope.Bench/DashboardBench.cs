@@ -5,7 +5,6 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Net;
-using System.Net.Sockets;
 using System.Text.Json;
 using Microsoft.Playwright;
 using PacketScope.Bench.Harness;
@@ -36,15 +35,15 @@ internal static class DashboardBench
         Shell.Run("ip", "netns", "exec", ns, "ip", "link", "set", veth.Sender, "up");
         Shell.Run("ip", "netns", "exec", ns, "ip", "link", "set", "lo", "up");
 
-        var port = FreePort();
+        var port = NodeHttp.FreePort();
         var data = Path.Combine(Path.GetTempPath(), $"ps-bench-dash-{Guid.NewGuid():N}");
         var profile = Path.Combine(Path.GetTempPath(), $"ps-bench-chromium-{Guid.NewGuid():N}");
         using var node = Child.StartNode("--iface", veth.Receiver, "--api", $"127.0.0.1:{port}", "--data", data, "--max-flows", (flows * 2).ToString(CultureInfo.InvariantCulture),
-            "--cluster-port", FreePort().ToString(CultureInfo.InvariantCulture), "--api-token", Token, "--node-name", "dash");
+            "--cluster-port", NodeHttp.FreePort().ToString(CultureInfo.InvariantCulture), "--api-token", Token, "--node-name", "dash");
         using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}"), Timeout = TimeSpan.FromSeconds(30) };
         try
         {
-            WaitHealthy(node, http);
+            NodeHttp.WaitHealthy(node, http, TimeSpan.FromSeconds(90));
             using var playwright = await Playwright.CreateAsync();
             await using var browser = await playwright.Chromium.LaunchPersistentContextAsync(profile, new BrowserTypeLaunchPersistentContextOptions
             {
@@ -104,9 +103,9 @@ internal static class DashboardBench
             Console.WriteLine($"## dashboard: frame time of the connections page, {seconds:F0} s of requestAnimationFrame each");
             Console.WriteLine();
             Console.Write(new Table("table", "frames", "median frame", "p99 frame", "longest", "p99 vs empty")
-                .Row("empty (0 flows)", empty.Count.ToString(CultureInfo.InvariantCulture), Ms(Pct(empty, 50)), Ms(Pct(empty, 99)), Ms(empty.Max()), "1.000")
-                .Row($"{flows:N0} flows, {rows} rows on the page, live updates", full.Count.ToString(CultureInfo.InvariantCulture), Ms(Pct(full, 50)), Ms(Pct(full, 99)),
-                    Ms(full.Max()), Fmt.Ratio(Pct(full, 99) / Pct(empty, 99))));
+                .Row("empty (0 flows)", empty.Count.ToString(CultureInfo.InvariantCulture), Ms(NodeHttp.Percentile(empty, 50)), Ms(NodeHttp.Percentile(empty, 99)), Ms(empty.Max()), "1.000")
+                .Row($"{flows:N0} flows, {rows} rows on the page, live updates", full.Count.ToString(CultureInfo.InvariantCulture), Ms(NodeHttp.Percentile(full, 50)), Ms(NodeHttp.Percentile(full, 99)),
+                    Ms(full.Max()), Fmt.Ratio(NodeHttp.Percentile(full, 99) / NodeHttp.Percentile(empty, 99))));
             Console.WriteLine();
             Console.WriteLine("Latency: from just before the packet is sent until the row is in the page's DOM (polled every 5 ms), or until " +
                 "/api/connections lists the flow. Both include the node's map read (every --interval, 1 s); the browser adds the live feed's tick (1 s).");
@@ -148,39 +147,5 @@ internal static class DashboardBench
         throw new TimeoutException($"the flow to port {port} never showed in /api/connections");
     }
 
-    private static void WaitHealthy(Child node, HttpClient http)
-    {
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(90);
-        while (DateTime.UtcNow < deadline)
-        {
-            if (node.HasExited)
-                throw new InvalidOperationException($"the node exited before it was healthy:\n{node.Stderr}");
-            try
-            {
-                if (http.GetAsync("/api/health").Result.StatusCode == HttpStatusCode.OK)
-                    return;
-            }
-            catch (AggregateException)
-            {
-                // Not listening yet.
-            }
-            Thread.Sleep(100);
-        }
-        throw new TimeoutException($"the node was not healthy within 90 s:\n{node.Stderr}");
-    }
-
-    private static double Pct(List<double> values, double p)
-    {
-        var sorted = values.Order().ToList();
-        return sorted[Math.Clamp((int)Math.Ceiling(p / 100 * sorted.Count) - 1, 0, sorted.Count - 1)];
-    }
-
     private static string Ms(double ms) => Fmt.F(ms, 1) + " ms";
-
-    private static int FreePort()
-    {
-        using var l = new TcpListener(IPAddress.Loopback, 0);
-        l.Start();
-        return ((IPEndPoint)l.LocalEndpoint).Port;
-    }
 }
