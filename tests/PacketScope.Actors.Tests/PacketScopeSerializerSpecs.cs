@@ -211,19 +211,6 @@ public sealed class PacketScopeSerializerSpecs : TestKit
     }
 
     [Fact]
-    public void Should_read_a_version_1_connection_query_as_the_first_page()
-    {
-        // Version 1 had no offset: a node of the previous release sends the query without it.
-        var query = new GetConnections(new ConnectionQuery(500, ConnectionSort.Rate, "10.0.0.0/8", 443, 6, "eth0", "established"));
-        var (bytes, manifest) = Write(query);
-        Assert.Equal(0, bytes[^1]); // version 2 appends the offset, 0 as one varint byte
-        var v1 = bytes[..^1];
-        v1[0] = 1;
-        var read = Assert.IsType<GetConnections>(Read(v1, manifest));
-        Assert.Equal(query.Query, read.Query);
-    }
-
-    [Fact]
     public void Should_refuse_every_truncated_or_overlong_payload_with_a_serialization_exception()
     {
         foreach (var (name, message) in Samples)

@@ -8,6 +8,7 @@ type Listener = (payload: any) => void;
 
 const listeners = new Map<Kind, Set<Listener>>();
 let subscription: { node: string | null; query: Record<string, string> } = { node: null, query: {} };
+let scopeKey: string | null = null; // what Subscribe returned: pushes for another scope (in flight at a switch) are dropped
 let state: "live" | "connecting" | "down" = "connecting";
 const stateListeners = new Set<(s: typeof state) => void>();
 
@@ -18,7 +19,10 @@ const connection = new signalR.HubConnectionBuilder()
   .build();
 
 for (const kind of ["Nodes", "Stats", "Flows", "Icmp", "Rules"] as Kind[])
-  connection.on(kind, (payload: any) => listeners.get(kind)?.forEach((l) => l(payload)));
+  connection.on(kind, (payload: any) => {
+    if (payload && typeof payload === "object" && "scope" in payload && payload.scope !== scopeKey) return;
+    listeners.get(kind)?.forEach((l) => l(payload));
+  });
 
 function setState(s: typeof state) {
   state = s;
@@ -27,14 +31,21 @@ function setState(s: typeof state) {
 
 connection.onreconnecting(() => setState("down"));
 connection.onreconnected(async () => {
-  await resubscribe();
+  await resubscribeOrCluster();
   setState("live");
 });
 let restarting = false;
+let retry: ReturnType<typeof setTimeout> | null = null;
+
+// One retry timer at a time; start only from Disconnected (a failed subscribe on a live connection is not a lost one).
+function retryLater() {
+  if (retry === null) retry = setTimeout(() => { retry = null; start(); }, 2000);
+}
+
 // Automatic reconnect gives up after its attempts: start again, for as long as the page is open.
 connection.onclose(() => {
   setState("down");
-  if (!restarting) setTimeout(start, 2000);
+  if (!restarting) retryLater();
 });
 
 /** Connects again now: the token is read when connecting (a browser's WebSocket carries it in the URL). */
@@ -49,19 +60,31 @@ export async function reconnect(): Promise<void> {
 }
 
 export async function start(): Promise<void> {
+  if (connection.state !== signalR.HubConnectionState.Disconnected) return;
   try {
     await connection.start();
-    await resubscribe();
-    setState("live");
   } catch {
     setState("down");
-    setTimeout(start, 2000);
+    retryLater();
+    return;
+  }
+  await resubscribeOrCluster();
+  setState("live");
+}
+
+// After a (re)connect: the page's subscription, or the whole cluster if it is refused now (its node left).
+async function resubscribeOrCluster() {
+  try {
+    await resubscribe();
+  } catch {
+    subscription = { node: null, query: subscription.query };
+    try { await resubscribe(); } catch { subscription = { node: null, query: {} }; await resubscribe().catch(() => {}); }
   }
 }
 
 async function resubscribe() {
   if (connection.state === signalR.HubConnectionState.Connected)
-    await connection.invoke("Subscribe", subscription.node, subscription.query);
+    scopeKey = await connection.invoke<string>("Subscribe", subscription.node, subscription.query);
 }
 
 /** Follows a node (null: the whole cluster) with a connection query; a refused query throws with the server's message. */

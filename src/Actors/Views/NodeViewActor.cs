@@ -140,7 +140,7 @@ public sealed class NodeViewActor : ReceiveActor
             ConnectionSort.Rate => r => r.BytesPerSecond,
             _ => r => r.Bytes,
         };
-        return new ConnectionsResponse(total, all.OrderByDescending(key).Skip(q.Offset).Take(q.Limit).ToList());
+        return new ConnectionsResponse(total, all.OrderByDescending(key).ThenBy(r => r.Key, StringComparer.Ordinal).Skip(q.Offset).Take(q.Limit).ToList());
     }
 
     private IcmpResponse QueryIcmp(IcmpQuery q)

@@ -25,7 +25,7 @@ namespace PacketScope.Actors.Wire; // not ...Cluster: see PacketScopeSerializer.
 internal static class MessageCodec
 {
     /// <summary>The format version this node writes, and the newest it reads.</summary>
-    public const byte Version = 2; // 2: ConnectionQuery.Offset
+    public const byte Version = 1;
 
     internal sealed record Entry(string Manifest, Type Type, Action<CodecWriter, object> Write, Func<CodecReader, object> Read);
 
@@ -165,12 +165,12 @@ internal static class MessageCodec
     {
         w.Int(q.Limit); w.Int((int)q.Sort); w.NullableString(q.Address); w.NullableInt(q.Port); w.NullableByte(q.Protocol);
         w.NullableString(q.Interface); w.NullableString(q.State);
-        w.Int(q.Offset); // version 2
+        w.Int(q.Offset);
     }
 
     private static ConnectionQuery ReadConnectionQuery(CodecReader r) => new(
         Limit: r.Int(), Sort: r.Enum<ConnectionSort>(), Address: r.NullableString(), Port: r.NullableInt(), Protocol: r.NullableByte(),
-        Interface: r.NullableString(), State: r.NullableString(), Offset: r.Version >= 2 ? r.Int() : 0);
+        Interface: r.NullableString(), State: r.NullableString(), Offset: r.Int());
 
     private static void WriteDirection(CodecWriter w, FlowDirection d)
     {

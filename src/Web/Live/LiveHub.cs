@@ -59,13 +59,20 @@ public sealed class LiveHub(IRequiredActor<ClusterViewActor> cluster, IRequiredA
         var remote = http?.Connection.RemoteIpAddress is not { } ip || !IPAddress.IsLoopback(ip);
         if (remote && !HasToken())
             throw new HubException("a token is required from beyond loopback: pass it as access_token (see DATA/api-token)");
+        // A page whose name resolves to 127.0.0.1 (DNS rebinding) sends its own name as Host: tokenless reads only for a
+        // loopback address or localhost.
+        var host = http?.Request.Host.Host ?? "";
+        var loopbackName = host.Equals("localhost", StringComparison.OrdinalIgnoreCase) ||
+                           (IPAddress.TryParse(host.Trim('[', ']'), out var hostIp) && IPAddress.IsLoopback(hostIp));
+        if (!loopbackName && !HasToken())
+            throw new HubException($"this node was reached as '{host}', not as a loopback address: the token is needed");
         // WebSockets know no CORS: any page the operator's browser opens could connect to a node on loopback and read
         // the feed. A page from another origin than the node's own dashboard needs the token.
         var origin = http?.Request.Headers.Origin.ToString();
         if (!string.IsNullOrEmpty(origin) && (!Uri.TryCreate(origin, UriKind.Absolute, out var o) ||
                 !string.Equals(o.Authority, http!.Request.Host.Value, StringComparison.OrdinalIgnoreCase)) && !HasToken())
             throw new HubException($"a page from {origin} is not this node's dashboard: it needs the token");
-        scopes.Connected();
+        scopes.Connected(Context.ConnectionId);
         return base.OnConnectedAsync();
     }
 
@@ -101,7 +108,8 @@ public sealed class LiveHub(IRequiredActor<ClusterViewActor> cluster, IRequiredA
             throw new HubException($"invalid parameter '{e.Field}': {e.Reason}");
         }
         var subscription = new LiveScope(node, parsed);
-        var previous = scopes.Set(Context.ConnectionId, subscription);
+        if (!scopes.Set(Context.ConnectionId, subscription, out var previous))
+            return subscription.Key; // gone while this ran: nothing to follow
         if (previous is not null && previous.Key != subscription.Key)
             await Groups.RemoveFromGroupAsync(Context.ConnectionId, previous.Key);
         await Groups.AddToGroupAsync(Context.ConnectionId, subscription.Key);

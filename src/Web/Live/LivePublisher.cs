@@ -23,6 +23,11 @@ public sealed class LivePublisher(IHubContext<LiveHub, ILiveClient> hub, LiveSco
     public static readonly TimeSpan Tick = TimeSpan.FromSeconds(1);
 
     private static readonly TimeSpan s_askTimeout = TimeSpan.FromSeconds(5);
+    private static readonly TimeSpan s_sendTimeout = TimeSpan.FromSeconds(2);
+
+    // A slow browser (a sleeping laptop, a large page on a thin link) must not hold up everyone's feed: a send that has
+    // not gone out within s_sendTimeout is left to finish on its own.
+    private static Task Send(Task send) => send.WaitAsync(s_sendTimeout).ContinueWith(t => _ = t.Exception, TaskScheduler.Default);
     private static readonly IcmpQuery s_icmp = new(Limit: 100);
 
     protected override async Task ExecuteAsync(CancellationToken stopping)
@@ -57,7 +62,7 @@ public sealed class LivePublisher(IHubContext<LiveHub, ILiveClient> hub, LiveSco
     private async Task PushNodes(IActorRef view)
     {
         var members = await view.Ask<ClusterMembersResponse>(GetClusterMembers.Instance, s_askTimeout);
-        await hub.Clients.All.Nodes(JsonSerializer.SerializeToNode(members.Members, ConnectionsApi.Json)!);
+        await Send(hub.Clients.All.Nodes(JsonSerializer.SerializeToNode(members.Members, ConnectionsApi.Json)!));
     }
 
     private async Task PushRules()
@@ -65,11 +70,11 @@ public sealed class LivePublisher(IHubContext<LiveHub, ILiveClient> hub, LiveSco
         var rules = await (await store.GetAsync()).Ask<FiltersResponse>(GetFilters.Instance, s_askTimeout);
         var hits = guard.Hits(rules.Rules.Select(r => r.Id).ToList());
         var offset = MonotonicClock.RealtimeOffsetNs();
-        await hub.Clients.All.Rules(new JsonObject
+        await Send(hub.Clients.All.Rules(new JsonObject
         {
             ["version"] = rules.Version,
             ["rules"] = new JsonArray(rules.Rules.Select(r => (JsonNode)FiltersApi.WithHits(r, hits, offset)).ToArray()),
-        });
+        }));
     }
 
     private async Task PushScope(IActorRef view, LiveScope scope)
@@ -80,26 +85,26 @@ public sealed class LivePublisher(IHubContext<LiveHub, ILiveClient> hub, LiveSco
         var icmp = view.Ask<ClusterIcmpResponse>(new GetClusterIcmp(s_icmp, scope.Node), s_askTimeout);
         await Task.WhenAll(stats, flows, icmp);
         var now = DateTimeOffset.UtcNow;
-        await group.Stats(new JsonObject
+        await Send(group.Stats(new JsonObject
         {
             ["scope"] = scope.Key,
             ["stats"] = scope.Node is null || stats.Result.Nodes.Count != 1
                 ? ClusterApi.StatsJson(stats.Result, now)
                 : JsonSerializer.SerializeToNode(stats.Result.Nodes[0], ConnectionsApi.Json),
-        });
-        await group.Flows(new JsonObject
+        }));
+        await Send(group.Flows(new JsonObject
         {
             ["scope"] = scope.Key,
             ["total"] = flows.Result.Total,
             ["missing"] = JsonSerializer.SerializeToNode(flows.Result.Missing, ConnectionsApi.Json),
             ["flows"] = JsonSerializer.SerializeToNode(flows.Result.Connections, ConnectionsApi.Json),
-        });
-        await group.Icmp(new JsonObject
+        }));
+        await Send(group.Icmp(new JsonObject
         {
             ["scope"] = scope.Key,
             ["total"] = icmp.Result.Total,
             ["missing"] = JsonSerializer.SerializeToNode(icmp.Result.Missing, ConnectionsApi.Json),
             ["messages"] = JsonSerializer.SerializeToNode(icmp.Result.Messages, ConnectionsApi.Json),
-        });
+        }));
     }
 }

@@ -8,34 +8,39 @@ namespace PacketScope.Web.Live;
 public sealed record LiveScope(string? Node, ConnectionQuery Flows)
 {
     /// <summary>The SignalR group: the same node and query share one group and one query per tick.</summary>
-    public string Key => $"{Node ?? "*"}|{Flows.Limit}|{Flows.Sort}|{Flows.Address}|{Flows.Port}|{Flows.Protocol}|{Flows.Interface}|{Flows.State}";
+    public string Key => $"{Node ?? "*"}|{Flows.Limit}|{Flows.Offset}|{Flows.Sort}|{Flows.Address}|{Flows.Port}|{Flows.Protocol}|{Flows.Interface}|{Flows.State}";
 }
 
 public sealed class LiveScopes
 {
     private readonly ConcurrentDictionary<string, LiveScope> _byConnection = new();
-    private int _connections;
+    private readonly ConcurrentDictionary<string, byte> _connected = new();
 
     /// <summary>Connections open now (subscribed or not: every one gets the members and the rules).</summary>
-    public int Connections => Volatile.Read(ref _connections);
+    public int Connections => _connected.Count;
 
-    public void Connected() => Interlocked.Increment(ref _connections);
+    public void Connected(string connectionId) => _connected[connectionId] = 0;
 
-    /// <summary>Sets a connection's scope; returns the one it had.</summary>
-    public LiveScope? Set(string connectionId, LiveScope scope)
+    /// <summary>Sets a connection's scope (previous: the one it had); false when the connection closed meanwhile (a
+    /// Subscribe still running when it disconnected must not leave a scope behind).</summary>
+    public bool Set(string connectionId, LiveScope scope, out LiveScope? previous)
     {
-        LiveScope? previous = null;
-        _byConnection.AddOrUpdate(connectionId, scope, (_, old) =>
+        LiveScope? old = null;
+        _byConnection.AddOrUpdate(connectionId, scope, (_, o) =>
         {
-            previous = old;
+            old = o;
             return scope;
         });
-        return previous;
+        previous = old;
+        if (_connected.ContainsKey(connectionId))
+            return true;
+        _byConnection.TryRemove(connectionId, out _);
+        return false;
     }
 
     public void Remove(string connectionId)
     {
-        Interlocked.Decrement(ref _connections);
+        _connected.TryRemove(connectionId, out _);
         _byConnection.TryRemove(connectionId, out _);
     }
 

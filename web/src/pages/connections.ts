@@ -10,6 +10,7 @@ let query: Record<string, string> = { sort: "bytes", limit: "200", offset: "0" }
 export const connections: Page = {
   query: () => query,
   mount(root) {
+    query = { ...query, offset: "0" }; // a page left, or another scope: back to the first page
     root.innerHTML = `
       <section class="panel"><form class="filters" id="filters">
         <label>protocol<select name="protocol"><option value="">any</option><option>tcp</option><option>udp</option><option>icmp</option><option>icmpv6</option></select><span class="error" data-error="protocol"></span></label>
@@ -38,7 +39,7 @@ export const connections: Page = {
       const pages = Math.max(1, Math.ceil(total / size()));
       root.querySelector("#pageno")!.textContent = `page ${Math.floor(Number(query.offset ?? 0) / size()) + 1} of ${pages}`;
       root.querySelector("#flows tbody")!.innerHTML = rows.map((f) => `<tr data-key="${esc(f.node + "|" + f.key)}">
-        <td>${esc(f.node)}</td><td>${esc(f.interface)}</td><td>${esc(f.protocol)}</td><td>${esc(f.src)}:${f.src_port}</td><td>${esc(f.dst)}:${f.dst_port}</td>
+        <td>${esc(f.node)}</td><td>${esc(f.interface)}</td><td>${esc(f.protocol)}</td><td>${esc(f.src)}:${Number(f.src_port)}</td><td>${esc(f.dst)}:${Number(f.dst_port)}</td>
         <td>${esc(f.state)}</td><td class="n">${num(f.packets)}</td><td class="n">${bytes(f.bytes)}</td><td class="n">${bytes(f.bytes_per_second)}</td>
         <td>${esc(new Date(f.last_seen).toLocaleTimeString())}</td></tr>`).join("");
       const flow = rows.find((f) => f.node + "|" + f.key === selected);

@@ -49,7 +49,12 @@ export const guarder: Page = {
     };
     const change = async (method: string, fallback: string, ...args: unknown[]) => {
       await useToken();
-      const reply = await invoke<Reply>(method, ...args);
+      let reply: Reply;
+      try {
+        reply = await invoke<Reply>(method, ...args);
+      } catch (e: any) {
+        reply = { status: 503, body: { error: `not sent: ${e?.message ?? e} (the live connection is down?)` }, version: null };
+      }
       if (reply.status >= 300) show(reply, fallback);
       return reply;
     };
@@ -70,7 +75,12 @@ export const guarder: Page = {
       const rule: Record<string, unknown> = { enabled: (form.elements.namedItem("enabled") as HTMLInputElement).checked };
       for (const [name, kind] of FIELDS) {
         const value = String((form.elements.namedItem(name) as HTMLInputElement).value).trim();
-        if (!value) { if (editing !== null && !kind.startsWith("select:")) rule[name] = null; continue; }
+        // Editing, an emptied field means "any": the parser's own words for it (null is refused for the protocol).
+        if (!value) {
+          if (editing !== null && !kind.startsWith("select:"))
+            rule[name] = name === "protocol" || name.endsWith("_ip") ? "any" : name.endsWith("_port") ? 0 : name === "comment" ? "" : null;
+          continue;
+        }
         rule[name] = !kind.startsWith("select:") && /^\d+$/.test(value) && name !== "comment" && !name.endsWith("_ip") ? Number(value) : value;
       }
       const reply = editing === null ? await change("AddFilter", "form", rule) : await change("UpdateFilter", "form", editing, rule);
@@ -105,8 +115,8 @@ export const guarder: Page = {
     const off = on("Rules", (update: any) => {
       latest = update.rules ?? [];
       root.querySelector("#version")!.textContent = `version ${update.version}`;
-      table.innerHTML = (update.rules ?? []).map((r: any) => `<tr data-id="${r.id}">
-        <td class="n">${r.id}</td><td class="n">${r.priority}</td><td>${esc(describe(r))}</td><td>${esc(r.action)}</td>
+      table.innerHTML = (update.rules ?? []).map((r: any) => `<tr data-id="${Number(r.id)}">
+        <td class="n">${Number(r.id)}</td><td class="n">${Number(r.priority)}</td><td>${esc(describe(r))}</td><td>${esc(r.action)}</td>
         <td><input type="checkbox" aria-label="enabled" ${r.enabled ? "checked" : ""} /></td>
         <td class="n" data-hits>${num(r.hits?.packets ?? 0)}</td><td class="n">${num(r.hits?.bytes ?? 0)}</td>
         <td>${esc(r.hits?.last_hit ? new Date(r.hits.last_hit).toLocaleTimeString() : "")}</td><td>${esc(r.comment)}</td>
