@@ -34,7 +34,7 @@ public sealed class LivePublisher(IHubContext<LiveHub, ILiveClient> hub, LiveSco
     {
         using var timer = new PeriodicTimer(Tick);
         var tick = 0L;
-        while (await timer.WaitForNextTickAsync(stopping))
+        while (await NextTick(timer, stopping))
         {
             if (scopes.Connections <= 0)
                 continue;
@@ -56,6 +56,19 @@ public sealed class LivePublisher(IHubContext<LiveHub, ILiveClient> hub, LiveSco
                 else
                     log.LogWarning(e, "live feed: this tick failed");
             }
+        }
+    }
+
+    // The node stopping ends the feed quietly (an exception out of ExecuteAsync would be logged as a failure).
+    private static async Task<bool> NextTick(PeriodicTimer timer, CancellationToken stopping)
+    {
+        try
+        {
+            return await timer.WaitForNextTickAsync(stopping);
+        }
+        catch (OperationCanceledException)
+        {
+            return false;
         }
     }
 
