@@ -10,6 +10,7 @@ using System.Net.Http.Headers;
 using System.Text;
 using System.Text.Json;
 using PacketScope.Bench.Harness;
+using PacketScope.Testing;
 
 namespace PacketScope.Bench;
 
@@ -60,12 +61,12 @@ internal static class ClusterBench
     /// <summary>Starts <paramref name="count"/> nodes, each on its own veth, the first forming the cluster; all healthy.</summary>
     private static void StartCluster(int count, uint maxFlows, List<Veth> veths, List<Node> nodes)
     {
-        var clusterPorts = Enumerable.Range(0, count).Select(_ => NodeHttp.FreePort()).ToList();
+        var clusterPorts = Enumerable.Range(0, count).Select(_ => Ports.Free()).ToList();
         for (var i = 0; i < count; i++)
         {
             var veth = Veth.Create();
             veths.Add(veth);
-            var api = NodeHttp.FreePort();
+            var api = Ports.Free();
             var data = Path.Combine(Path.GetTempPath(), $"ps-bench-cluster-{Guid.NewGuid():N}");
             var args = new List<string>
             {

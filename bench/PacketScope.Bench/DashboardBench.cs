@@ -35,11 +35,11 @@ internal static class DashboardBench
         Shell.Run("ip", "netns", "exec", ns, "ip", "link", "set", veth.Sender, "up");
         Shell.Run("ip", "netns", "exec", ns, "ip", "link", "set", "lo", "up");
 
-        var port = NodeHttp.FreePort();
+        var port = Ports.Free();
         var data = Path.Combine(Path.GetTempPath(), $"ps-bench-dash-{Guid.NewGuid():N}");
         var profile = Path.Combine(Path.GetTempPath(), $"ps-bench-chromium-{Guid.NewGuid():N}");
         using var node = Child.StartNode("--iface", veth.Receiver, "--api", $"127.0.0.1:{port}", "--data", data, "--max-flows", (flows * 2).ToString(CultureInfo.InvariantCulture),
-            "--cluster-port", NodeHttp.FreePort().ToString(CultureInfo.InvariantCulture), "--api-token", Token, "--node-name", "dash");
+            "--cluster-port", Ports.Free().ToString(CultureInfo.InvariantCulture), "--api-token", Token, "--node-name", "dash");
         using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}"), Timeout = TimeSpan.FromSeconds(30) };
         try
         {

@@ -1,9 +1,8 @@
 // idle-rss: resident memory of the real node (default --max-flows) attached to a fresh veth and idle,
 // against the floor of the runtime: a do-nothing console process (this bench's noop) under the same GC.
 using System.Diagnostics;
-using System.Net;
-using System.Net.Sockets;
 using PacketScope.Bench.Harness;
+using PacketScope.Testing;
 
 namespace PacketScope.Bench;
 
@@ -25,14 +24,17 @@ internal static class IdleRssBench
         }
 
         using var veth = Veth.Create();
-        var port = FreePort();
+        var port = Ports.Free();
         MemoryReading node;
         long mapMemory;
         TimeSpan ready;
-        using (var child = Child.StartNode("--iface", veth.Receiver, "--api", $"127.0.0.1:{port}", "--interval", "1"))
+        using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}"), Timeout = TimeSpan.FromSeconds(5) };
+        // Its own cluster port: the default (4053) may be taken on a machine that runs a node.
+        using (var child = Child.StartNode("--iface", veth.Receiver, "--api", $"127.0.0.1:{port}", "--interval", "1",
+                   "--cluster-port", Ports.Free().ToString(System.Globalization.CultureInfo.InvariantCulture)))
         {
             var started = Stopwatch.GetTimestamp();
-            WaitHealthy(child, port, TimeSpan.FromSeconds(60));
+            NodeHttp.WaitHealthy(child, http, TimeSpan.FromSeconds(60));
             ready = Stopwatch.GetElapsedTime(started);
             Console.Error.WriteLine($"idle-rss: node {child.Pid} healthy on {veth.Receiver} after {Fmt.Ms(ready)}, idling {idle.TotalSeconds:F0} s");
             Thread.Sleep(idle);
@@ -60,34 +62,5 @@ internal static class IdleRssBench
         Console.WriteLine(ReadyPrefix);
         Thread.Sleep(Timeout.Infinite);
         return 0;
-    }
-
-    private static void WaitHealthy(Child node, int port, TimeSpan timeout)
-    {
-        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(5) };
-        var deadline = DateTime.UtcNow + timeout;
-        while (DateTime.UtcNow < deadline)
-        {
-            if (node.HasExited)
-                throw new InvalidOperationException($"the node exited before it was healthy:\n{node.Stderr}");
-            try
-            {
-                if (http.GetAsync($"http://127.0.0.1:{port}/api/health").Result.StatusCode == HttpStatusCode.OK)
-                    return;
-            }
-            catch (AggregateException)
-            {
-                // Not listening yet.
-            }
-            Thread.Sleep(100);
-        }
-        throw new TimeoutException($"the node was not healthy after {timeout.TotalSeconds:F0} s:\n{node.Stderr}");
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 }

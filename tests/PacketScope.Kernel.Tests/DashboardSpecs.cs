@@ -17,7 +17,7 @@ public sealed class DashboardSpecs : IAsyncLifetime
     private readonly VethNamespace _ns = VethNamespace.Create();
     private readonly string _data = Path.Combine(Path.GetTempPath(), $"ps-dash-{Guid.NewGuid():N}");
     private readonly string _profile = Path.Combine(Path.GetTempPath(), $"ps-chromium-{Guid.NewGuid():N}");
-    private readonly int _port = NodeProcess.FreePort();
+    private readonly int _port = Ports.Free();
     private NodeProcess _node = null!;
     private IPlaywright _playwright = null!;
     private IBrowserContext _browser = null!;

@@ -186,7 +186,7 @@ public sealed class NodeProcessSpecs : IDisposable
     [Fact]
     public void Should_give_up_on_a_seed_where_no_node_runs_with_a_clear_message()
     {
-        var nobody = NodeProcess.FreePort();
+        var nobody = Ports.Free();
         using var node = NodeProcess.Start(Args("--seed", $"127.0.0.1:{nobody}", "--join-timeout", "3"));
         Assert.True(node.WaitForExit(60));
         Assert.Equal(1, node.ExitCode);

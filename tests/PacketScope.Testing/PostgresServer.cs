@@ -1,8 +1,6 @@
 // A real PostgreSQL server (Debian's package) for one test class: a fresh cluster in a temporary
 // directory, on a free loopback port, run as the postgres user (initdb and postgres refuse root),
 // stopped and deleted on Dispose. Each test asks it for a database of its own.
-using System.Net;
-using System.Net.Sockets;
 
 namespace PacketScope.Testing;
 
@@ -23,11 +21,7 @@ public sealed class PostgresServer : IDisposable
         if (_bin.Length == 0)
             throw new InvalidOperationException("PostgreSQL is not installed (/usr/lib/postgresql/*/bin/initdb): `make test` installs it (apt-get install postgresql)");
         _dir = Path.Combine(Path.GetTempPath(), $"ps-pg-{Guid.NewGuid():N}");
-        using (var l = new TcpListener(IPAddress.Loopback, 0))
-        {
-            l.Start();
-            Port = ((IPEndPoint)l.LocalEndpoint).Port;
-        }
+        Port = Ports.Free();
         try
         {
             Directory.CreateDirectory(_dir);

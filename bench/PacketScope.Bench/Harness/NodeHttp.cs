@@ -1,18 +1,10 @@
-// What the benchmarks that run the node binary share: free loopback ports, waiting for /api/health, percentiles.
+// What the benchmarks that run the node binary share: waiting for /api/health, percentiles (free ports: PacketScope.Testing.Ports).
 using System.Net;
-using System.Net.Sockets;
 
 namespace PacketScope.Bench.Harness;
 
 internal static class NodeHttp
 {
-    public static int FreePort()
-    {
-        using var l = new TcpListener(IPAddress.Loopback, 0);
-        l.Start();
-        return ((IPEndPoint)l.LocalEndpoint).Port;
-    }
-
     /// <summary>Waits until the node answers /api/health with 200; throws with its stderr if it exits or takes longer.</summary>
     public static void WaitHealthy(Child node, HttpClient http, TimeSpan timeout)
     {

@@ -60,8 +60,8 @@ public sealed class ClusterNodes : IDisposable
         var slot = _slots[i];
         if (slot.ClusterPort == 0)
         {
-            slot.ApiPort = NodeProcess.FreePort();
-            slot.ClusterPort = NodeProcess.FreePort();
+            slot.ApiPort = Ports.Free();
+            slot.ClusterPort = Ports.Free();
         }
         var args = new List<string>
         {

@@ -50,47 +50,15 @@ public sealed class NodeProcess : IDisposable
         }
     }
 
-    private static readonly HashSet<int> s_handedOut = [];
-
-    /// <summary>
-    /// A free loopback port for a node to bind later, below the kernel's ephemeral range (32768-60999): a port the
-    /// kernel picks for a port-0 bind or an outgoing connection in the meantime can never be one of these, and no two
-    /// callers in this process get the same one.
-    /// </summary>
-    public static int FreePort()
-    {
-        lock (s_handedOut)
-        {
-            for (var attempt = 0; attempt < 1000; attempt++)
-            {
-                var port = Random.Shared.Next(20_000, 32_000);
-                if (s_handedOut.Contains(port))
-                    continue;
-                try
-                {
-                    using var l = new TcpListener(IPAddress.Loopback, port);
-                    l.Start();
-                }
-                catch (SocketException)
-                {
-                    continue; // in use
-                }
-                s_handedOut.Add(port);
-                return port;
-            }
-        }
-        throw new InvalidOperationException("no free port between 20000 and 32000");
-    }
-
     /// <summary>Starts the node with <paramref name="args"/> plus --api and --cluster-port on free loopback ports (unless given).</summary>
     public static NodeProcess Start(IEnumerable<string> args, int? port = null, string? runAs = null)
     {
-        var p = port ?? FreePort();
+        var p = port ?? Ports.Free();
         var all = args.ToList();
         if (!all.Contains("--api"))
             all.AddRange(["--api", $"127.0.0.1:{p}"]);
         if (!all.Contains("--cluster-port"))
-            all.AddRange(["--cluster-port", FreePort().ToString(System.Globalization.CultureInfo.InvariantCulture)]);
+            all.AddRange(["--cluster-port", Ports.Free().ToString(System.Globalization.CultureInfo.InvariantCulture)]);
         var psi = runAs is null ? new ProcessStartInfo("dotnet") : new ProcessStartInfo("setpriv");
         var dll = NodeDll;
         string? copy = null;
