@@ -34,8 +34,8 @@ public sealed class GuardActor : ReceiveActor, IWithTimers
     private readonly GuardState _state;
     private readonly IActorRef? _mediator;
     private readonly ILoggingAdapter _log = Context.GetLogger();
-    private FilterRuleSetChanged? _pending;
-    private FilterRuleSetChanged? _held;
+    private FilterRuleSetChanged? _held; // the newest set seen: compiled once a queued Compile reaches it
+    private bool _compileQueued;
     private long _compiled = -1;
     private bool _answered;
 
@@ -88,18 +88,17 @@ public sealed class GuardActor : ReceiveActor, IWithTimers
         if (change.Version <= (_held?.Version ?? -1))
             return;
         _held = change;
-        if (change.Version <= _compiled || change.Version <= (_pending?.Version ?? -1))
+        if (change.Version <= _compiled || _compileQueued)
             return;
-        if (_pending is null)
-            Self.Tell(Compile.Instance); // after whatever else is queued: later changes replace this one
-        _pending = change;
+        _compileQueued = true;
+        Self.Tell(Compile.Instance); // after whatever else is queued: later changes replace this one
     }
 
     private void CompilePending()
     {
-        if (_pending is not { } change)
+        _compileQueued = false;
+        if (_held is not { } change || change.Version <= _compiled)
             return;
-        _pending = null;
         try
         {
             var set = RuleSetCompiler.Compile(change.Rules, DateTimeOffset.UtcNow);
