@@ -22,12 +22,9 @@ internal static class ClusterBench
 
     public static void Run(Options options)
     {
-        var part = options.String("part", "all");
-        if (part is not ("all" or "propagation" or "query"))
-            throw new ArgumentException($"--part: '{part}' is not all, propagation or query");
-        if (part is "all" or "propagation")
+        if (options.Runs("propagation", "propagation", "query"))
             RunPropagation(options);
-        if (part is "all" or "query")
+        if (options.Runs("query", "propagation", "query"))
             RunQuery(options);
     }
 

@@ -51,12 +51,9 @@ internal static class FilterRateBench
 
     public static void Run(Options options)
     {
-        var part = options.String("part", "all");
-        if (part is not ("all" or "rate" or "apply"))
-            throw new ArgumentException($"--part: '{part}' is not all, rate or apply");
-        if (part is "all" or "rate")
+        if (options.Runs("rate", "rate", "apply"))
             RunRate(options);
-        if (part is "all" or "apply")
+        if (options.Runs("apply", "rate", "apply"))
             RunApply(options);
     }
 

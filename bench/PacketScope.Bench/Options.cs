@@ -25,4 +25,13 @@ internal sealed class Options
         _values.TryGetValue(name, out var v) ? double.Parse(v, CultureInfo.InvariantCulture) : fallback;
 
     public string String(string name, string fallback) => _values.GetValueOrDefault(name, fallback);
+
+    /// <summary>--part: "all" (the default) or one of <paramref name="parts"/>; whether <paramref name="part"/> runs.</summary>
+    public bool Runs(string part, params string[] parts)
+    {
+        var chosen = String("part", "all");
+        if (chosen != "all" && !parts.Contains(chosen))
+            throw new ArgumentException($"--part: '{chosen}' is not all, {string.Join(" or ", parts)}");
+        return chosen == "all" || chosen == part;
+    }
 }
