@@ -55,9 +55,7 @@ public static class FiltersApi
         {
             var rules = await (await store.GetAsync()).Ask<FiltersResponse>(GetFilters.Instance, s_askTimeout);
             VersionHeaders(http, rules.Version, guard);
-            var hits = guard.Hits(rules.Rules.Select(r => r.Id).ToList());
-            var offset = MonotonicClock.RealtimeOffsetNs();
-            return Results.Json(new JsonArray(rules.Rules.Select(r => (JsonNode)WithHits(r, hits, offset)).ToArray()), ConnectionsApi.Json);
+            return Results.Json(WithHits(rules.Rules, guard), ConnectionsApi.Json);
         });
         filters.MapGet("/presets", () => Results.Json(FilterPresets.All, ConnectionsApi.Json));
         filters.MapGet("/{id}", async (string id, HttpContext http, IRequiredActor<FilterStoreActor> store, GuardState guard) =>
@@ -111,8 +109,16 @@ public static class FiltersApi
         return Results.Json(reply.Body, ConnectionsApi.Json, statusCode: reply.Status);
     }
 
+    /// <summary>The rules as stored, each with its kernel hit counters (GET /api/filters, the live feed's Rules).</summary>
+    internal static JsonArray WithHits(IReadOnlyList<FilterRule> rules, GuardState guard)
+    {
+        var hits = guard.Hits(rules.Select(r => r.Id).ToList());
+        var offset = MonotonicClock.RealtimeOffsetNs();
+        return new JsonArray(rules.Select(r => (JsonNode)WithHits(r, hits, offset)).ToArray());
+    }
+
     /// <summary>The rule as stored, with its kernel hit counters summed over this node's interfaces.</summary>
-    internal static JsonObject WithHits(FilterRule rule, Dictionary<int, FilterHits> hits, long realtimeOffsetNs)
+    private static JsonObject WithHits(FilterRule rule, Dictionary<int, FilterHits> hits, long realtimeOffsetNs)
     {
         var o = FilterRuleJson.Write(rule);
         var h = hits.GetValueOrDefault(rule.Id);

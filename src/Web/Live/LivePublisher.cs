@@ -11,7 +11,6 @@ using Microsoft.Extensions.Logging;
 using PacketScope.Actors.Guard;
 using PacketScope.Actors.Views;
 using PacketScope.Messages;
-using PacketScope.Native;
 using PacketScope.Web.Api;
 
 namespace PacketScope.Web.Live;
@@ -81,12 +80,10 @@ public sealed class LivePublisher(IHubContext<LiveHub, ILiveClient> hub, LiveSco
     private async Task PushRules()
     {
         var rules = await (await store.GetAsync()).Ask<FiltersResponse>(GetFilters.Instance, s_askTimeout);
-        var hits = guard.Hits(rules.Rules.Select(r => r.Id).ToList());
-        var offset = MonotonicClock.RealtimeOffsetNs();
         await Send(hub.Clients.All.Rules(new JsonObject
         {
             ["version"] = rules.Version,
-            ["rules"] = new JsonArray(rules.Rules.Select(r => (JsonNode)FiltersApi.WithHits(r, hits, offset)).ToArray()),
+            ["rules"] = FiltersApi.WithHits(rules.Rules, guard),
         }));
     }
 
