@@ -173,10 +173,16 @@ if (generatedToken is not null)
 log.LogInformation("PacketScope node {Node} ready: tracking {Interfaces}, API on http://{Api}", options.NodeName,
     options.IsSensor ? string.Join(", ", options.Interfaces) : "nothing (no sensor role)", options.Api);
 
+// Asked to stop (SIGTERM, SIGINT): a normal end. Any other end of a running node came from the cluster.
+var signalled = false;
+using var onTerm = System.Runtime.InteropServices.PosixSignalRegistration.Create(System.Runtime.InteropServices.PosixSignal.SIGTERM, _ => signalled = true);
+using var onInt = System.Runtime.InteropServices.PosixSignalRegistration.Create(System.Runtime.InteropServices.PosixSignal.SIGINT, _ => signalled = true);
 await app.WaitForShutdownAsync();
 // Downed (on the minority side of a partition, or by an operator): the cluster shut the node down, everything
-// detached. Exit 3, so a supervisor (systemd Restart=on-failure) starts it again, which rejoins it.
-var downed = CoordinatedShutdown.Get(app.Services.GetRequiredService<ActorSystem>()).ShutdownReason is CoordinatedShutdown.ClusterDowningReason;
+// detached. Exit 3, so a supervisor (systemd Restart=on-failure) starts it again, which rejoins it. Depending on
+// whether it first sees itself down in the gossip or quarantined by the others, the shutdown's reason differs: not
+// having been asked to stop is what counts.
+var downed = !signalled && (CoordinatedShutdown.Get(app.Services.GetRequiredService<ActorSystem>()).ShutdownReason is not null || cluster.IsTerminated);
 await app.DisposeAsync();
 if (downed)
 {
