@@ -22,7 +22,9 @@ public sealed record InterfaceStats(
     IReadOnlyDictionary<string, Counter> Egress,
     IReadOnlyList<IcmpTypeCount> IcmpTypes,
     FlowTableStats Flows,
-    TelemetryLosses Losses);
+    TelemetryLosses Losses,
+    // The XDP mode the interface got: native or generic (auto falls back to generic where the driver refuses native).
+    string? XdpMode = null);
 
 public sealed record StatsResponse(string Node, DateTimeOffset Timestamp, IReadOnlyList<InterfaceStats> Interfaces) : IPacketScopeMessage;
 

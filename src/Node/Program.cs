@@ -8,6 +8,11 @@ using PacketScope.Native;
 using PacketScope.Web.Api;
 using PacketScope.Web.Hosting;
 
+// `packetscope --detach IFACE...`: removes what a node that will not come back left pinned (its XDP and tcx programs
+// go on enforcing its last rules until then).
+if (args.Length > 0 && args[0].TrimStart('-') == "detach")
+    return DetachCommand.Run(args.Skip(1).ToArray());
+
 NodeOptions options;
 try
 {
@@ -69,9 +74,19 @@ if (options.IsWeb)
 }
 
 var app = builder.Build();
+var pins = app.Services.GetRequiredService<PacketScope.Actors.Interfaces.DatapathPins>();
+// The host stopping first (SIGTERM, SIGINT, or this program giving up): the interfaces detach and unpin as the actor
+// system stops. A node downed by the cluster stops its actor system first, before the host: the pinned datapath then
+// stays, enforcing, for the restart to take over.
+app.Lifetime.ApplicationStopping.Register(pins.ReleaseOnStop);
+// Asked to stop (SIGTERM, SIGINT): a normal end, exit 0. Any other end of a running node came from the cluster.
+var signalled = false;
+using var onTerm = System.Runtime.InteropServices.PosixSignalRegistration.Create(System.Runtime.InteropServices.PosixSignal.SIGTERM, _ => signalled = true);
+using var onInt = System.Runtime.InteropServices.PosixSignalRegistration.Create(System.Runtime.InteropServices.PosixSignal.SIGINT, _ => signalled = true);
 var log = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("packetscope");
 if (options.IsSensor)
     Libbpf.SetLogger(app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("libbpf")); // a web-only node needs no libbpf
+app.UseReadinessGate();
 app.MapHealthApi();
 if (options.IsWeb)
 {
@@ -90,6 +105,7 @@ try
 catch (IOException e)
 {
     Console.Error.WriteLine($"packetscope: cannot listen on {options.Api}: {e.Message}; pick another with --api HOST:PORT");
+    pins.ReleaseOwnOnStop();
     await app.DisposeAsync();
     return 1;
 }
@@ -97,13 +113,18 @@ catch (Exception e) when (e is not OutOfMemoryException)
 {
     // The actor system did not start (a cluster address Akka refuses, a journal it cannot open...): one line, not a trace.
     Console.Error.WriteLine($"packetscope: the node could not start: {e.GetBaseException().Message}");
+    pins.ReleaseOwnOnStop();
     await app.DisposeAsync();
     return 1;
 }
 
-// A member of the cluster first: joined through a seed (or, with none, a cluster of its own).
+// A member of the cluster first: joined through a seed (or, with none, a cluster of its own). A node that restarted
+// with the rules it last had on its disk enforces them from the start; if it cannot join in time it does not give up
+// but goes on, serving them (stale), and keeps trying to join.
 var cluster = Akka.Cluster.Cluster.Get(app.Services.GetRequiredService<ActorSystem>());
+var guard = app.Services.GetRequiredService<GuardState>();
 var joinDeadline = DateTime.UtcNow + options.JoinTimeout;
+var joined = true;
 while (cluster.SelfMember.Status != Akka.Cluster.MemberStatus.Up)
 {
     if (app.Lifetime.ApplicationStopping.IsCancellationRequested)
@@ -112,23 +133,32 @@ while (cluster.SelfMember.Status != Akka.Cluster.MemberStatus.Up)
         await app.DisposeAsync();
         return 0;
     }
+    var seeds = string.Join(", ", options.Seeds.Select(s => $"{s.Host}:{s.Port}"));
+    if (DateTime.UtcNow > joinDeadline && guard.Stale && guard.LastKnown is { } known)
+    {
+        log.LogWarning("could not join the cluster through {Seeds} within {Timeout:0} s: enforcing the last known rule set (version {Version}, stale) "
+            + "and still trying to join", seeds, options.JoinTimeout.TotalSeconds, known.Version);
+        joined = false;
+        break;
+    }
     if (DateTime.UtcNow > joinDeadline)
     {
-        Console.Error.WriteLine($"packetscope: could not join the cluster through {string.Join(", ", options.Seeds.Select(s => $"{s.Host}:{s.Port}"))} " +
+        Console.Error.WriteLine($"packetscope: could not join the cluster through {seeds} " +
             $"within {options.JoinTimeout.TotalSeconds:0} s: check that a node runs there with that --cluster-port, and that it can reach this node at " +
             $"{options.PublicHostname ?? options.Hostname}:{cluster.SelfAddress.Port} (--public-hostname)");
+        pins.ReleaseOwnOnStop();
         await app.StopAsync();
         await app.DisposeAsync();
         return 1;
     }
     await Task.Delay(50);
 }
-log.LogInformation("member of the cluster at {Address} with roles {Roles}", cluster.SelfAddress, string.Join(", ", options.Roles));
+if (joined)
+    log.LogInformation("member of the cluster at {Address} with roles {Roles}", cluster.SelfAddress, string.Join(", ", options.Roles));
 
 // Ready when every interface is attached with the stored filter rules in its kernel tables; a failure
 // during start-up ends the node (everything detached).
 var view = await app.Services.GetRequiredService<IRequiredActor<NodeViewActor>>().GetAsync();
-var guard = app.Services.GetRequiredService<GuardState>();
 var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
 var stopping = app.Lifetime.ApplicationStopping;
 while (true)
@@ -157,12 +187,14 @@ while (true)
         Console.Error.WriteLine($"packetscope: {failed?.Error ?? (status.Ready
             ? "the stored filter rules were not in the kernel within 30 s; see the log for why"
             : "interfaces did not attach within 30 s")}");
+        pins.ReleaseOwnOnStop();
         await app.StopAsync();
         await app.DisposeAsync();
         return 1;
     }
     await Task.Delay(50);
 }
+app.Services.GetRequiredService<NodeReadiness>().MarkReady();
 if (options.Api.Address.Equals(System.Net.IPAddress.Any) || options.Api.Address.Equals(System.Net.IPAddress.IPv6Any))
     log.LogWarning("API listens on all addresses ({Api}); anyone who can reach this host can read it", options.Api);
 if (generatedToken is not null)
@@ -173,10 +205,6 @@ if (generatedToken is not null)
 log.LogInformation("PacketScope node {Node} ready: tracking {Interfaces}, API on http://{Api}", options.NodeName,
     options.IsSensor ? string.Join(", ", options.Interfaces) : "nothing (no sensor role)", options.Api);
 
-// Asked to stop (SIGTERM, SIGINT): a normal end. Any other end of a running node came from the cluster.
-var signalled = false;
-using var onTerm = System.Runtime.InteropServices.PosixSignalRegistration.Create(System.Runtime.InteropServices.PosixSignal.SIGTERM, _ => signalled = true);
-using var onInt = System.Runtime.InteropServices.PosixSignalRegistration.Create(System.Runtime.InteropServices.PosixSignal.SIGINT, _ => signalled = true);
 await app.WaitForShutdownAsync();
 // Downed (on the minority side of a partition, or by an operator): the cluster shut the node down, everything
 // detached. Exit 3, so a supervisor (systemd Restart=on-failure) starts it again, which rejoins it. Depending on

@@ -129,11 +129,13 @@ public sealed class ClusterSqliteSpecs : ClusterScenarios
         {
             frozen.Signal("CONT");
         }
-        // Thawed, node 3 learns it was downed: it stops, detaches and exits 3 so a supervisor restarts it.
+        // Thawed, node 3 learns it was downed: it stops and exits 3 so a supervisor restarts it. Its datapath stays pinned,
+        // enforcing the rules it had, for the restart to take over: a down never opens the firewall.
         Assert.True(frozen.WaitForExit(60), $"node 3 did not exit after being downed:\n{frozen.Output}");
         Assert.Equal(3, frozen.ExitCode);
         Assert.Contains("this node was removed from the cluster", frozen.Output);
-        Assert.Contains("detached", frozen.Output);
+        Assert.Contains("left pinned", frozen.Output);
+        Assert.NotEqual(0u, PacketScope.Native.NetInterface.XdpProgramId(cluster[2].Namespace.HostIndex));
     }
 }
 

@@ -52,7 +52,11 @@ internal sealed class Veth : IDisposable
     public ulong ReceiverStat(string name) =>
         ulong.Parse(File.ReadAllText($"/sys/class/net/{Receiver}/statistics/{name}").Trim(), CultureInfo.InvariantCulture);
 
-    public void Dispose() => _cleanup.Dispose();
+    public void Dispose()
+    {
+        _cleanup.Dispose();
+        Native.ConntrackProgram.RemovePins(Receiver); // what a killed node left pinned for it
+    }
 
     /// <summary>Deletes pairs whose creating process no longer exists.</summary>
     private static void RemoveStale()

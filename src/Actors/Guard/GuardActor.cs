@@ -33,6 +33,7 @@ public sealed class GuardActor : ReceiveActor, IWithTimers
     private readonly IActorRef _store;
     private readonly GuardState _state;
     private readonly IActorRef? _mediator;
+    private readonly LastKnownRules? _lastKnown;
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private FilterRuleSetChanged? _held; // the newest set seen: compiled once a queued Compile reaches it
     private bool _compileQueued;
@@ -40,11 +41,19 @@ public sealed class GuardActor : ReceiveActor, IWithTimers
     private bool _answered;
 
     /// <param name="mediator">Distributed pub-sub, to follow the store's topic; null: the local event stream.</param>
-    public GuardActor(IActorRef store, GuardState state, IActorRef? mediator = null)
+    /// <param name="lastKnown">Where each compiled set is kept for the next start (null: nowhere).</param>
+    public GuardActor(IActorRef store, GuardState state, IActorRef? mediator = null, LastKnownRules? lastKnown = null)
     {
         _store = store;
         _state = state;
         _mediator = mediator;
+        _lastKnown = lastKnown;
+        if (state.LastKnown is { } restored)
+        {
+            // Restored from disk and already in the kernel tables: what this node holds until the store says otherwise.
+            _held = restored;
+            _compiled = restored.Version;
+        }
         // The store may still be recovering, restarting after a journal failure, or moving to another node:
         // ask every second until it answers, then every PollInterval for what this node may have missed.
         Receive<AskStore>(_ => _store.Tell(new GetFiltersSince(_held?.Version ?? -1)));
@@ -62,8 +71,18 @@ public sealed class GuardActor : ReceiveActor, IWithTimers
 
     public ITimerScheduler Timers { get; set; } = null!;
 
-    public static Props Props(IActorRef store, GuardState state, IActorRef? mediator = null) =>
-        Akka.Actor.Props.Create(() => new GuardActor(store, state, mediator));
+    public static Props Props(IActorRef store, GuardState state, IActorRef? mediator = null, LastKnownRules? lastKnown = null) =>
+        Akka.Actor.Props.Create(() => new GuardActor(store, state, mediator, lastKnown));
+
+    /// <summary>The kernel image of a stored rule set (enabled, unexpired rules); throws when it cannot fit.</summary>
+    public static FilterImage Build(FilterRuleSetChanged change)
+    {
+        var set = RuleSetCompiler.Compile(change.Rules, DateTimeOffset.UtcNow);
+        var image = KernelRuleSet.Build(set, change.Version);
+        if (FilterTables.CheckFits(image) is { } tooBig)
+            throw new InvalidOperationException(tooBig);
+        return image;
+    }
 
     protected override void PreStart()
     {
@@ -77,6 +96,7 @@ public sealed class GuardActor : ReceiveActor, IWithTimers
 
     private void Answered()
     {
+        _state.MarkAnswered();
         if (_answered)
             return;
         _answered = true;
@@ -94,6 +114,21 @@ public sealed class GuardActor : ReceiveActor, IWithTimers
         Self.Tell(Compile.Instance); // after whatever else is queued: later changes replace this one
     }
 
+    private void Keep(FilterRuleSetChanged change)
+    {
+        if (_lastKnown is null)
+            return;
+        try
+        {
+            _lastKnown.Save(change);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // A full disk: the kernel has the new set anyway; a restart would start from the older file until the store answers.
+            _log.Warning("could not keep rule set version {0} in {1}: {2}", change.Version, _lastKnown.Path, e.Message);
+        }
+    }
+
     private void CompilePending()
     {
         _compileQueued = false;
@@ -101,14 +136,12 @@ public sealed class GuardActor : ReceiveActor, IWithTimers
             return;
         try
         {
-            var set = RuleSetCompiler.Compile(change.Rules, DateTimeOffset.UtcNow);
-            var image = KernelRuleSet.Build(set, change.Version);
-            if (FilterTables.CheckFits(image) is { } tooBig)
-                throw new InvalidOperationException(tooBig);
+            var image = Build(change);
             _compiled = change.Version;
             _state.SetCurrent(image);
             Context.System.EventStream.Publish(new FilterImageReady(image));
-            _log.Info("filter rule set version {0}: {1} enabled rules compiled", change.Version, set.Rules.Count);
+            _log.Info("filter rule set version {0}: {1} enabled rules compiled", change.Version, image.Rules.Count);
+            Keep(change);
         }
         catch (Exception e) when (e is InvalidOperationException or ArgumentException)
         {

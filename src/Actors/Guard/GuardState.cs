@@ -2,6 +2,7 @@
 // interface's rule tables (for hit counters and for knowing the rules are in the kernel). Written by
 // GuardActor and the InterfaceActors, read by the REST layer and the readiness check.
 using System.Collections.Concurrent;
+using PacketScope.Messages;
 using PacketScope.Native;
 
 namespace PacketScope.Actors.Guard;
@@ -14,7 +15,29 @@ public sealed class GuardState
     /// <summary>The latest compiled rule set; null until the store has answered once.</summary>
     public FilterImage? Current => _current;
 
-    internal void SetCurrent(FilterImage image) => _current = image;
+    internal void SetCurrent(FilterImage image)
+    {
+        _current = image;
+    }
+
+    private volatile FilterRuleSetChanged? _lastKnown;
+    private volatile bool _stale;
+
+    /// <summary>The rule set read from this node's disk at start, until the store answers; null otherwise.</summary>
+    public FilterRuleSetChanged? LastKnown => _stale ? _lastKnown : null;
+
+    /// <summary>True while the rules enforced are the last known ones from disk: the rule store has not answered yet.</summary>
+    public bool Stale => _stale;
+
+    /// <summary>At start, before any interface attaches: the rules this node last had, compiled, enforced until the store answers.</summary>
+    public void Restore(FilterRuleSetChanged set)
+    {
+        _current = GuardActor.Build(set);
+        _lastKnown = set;
+        _stale = true;
+    }
+
+    internal void MarkAnswered() => _stale = false;
 
     internal void Register(string iface, FilterTables tables) => _tables[iface] = tables;
 

@@ -19,6 +19,9 @@ public sealed record ConntrackSettings(
     /// </summary>
     public int ChunkSize { get; init; } = 384;
 
+    /// <summary>Pin the datapath in bpffs (the node does; tests and benchmarks mostly do not): see <see cref="DatapathPins"/>.</summary>
+    public DatapathPins? Pins { get; init; }
+
     /// <summary>Entries per BPF_MAP_LOOKUP_BATCH call.</summary>
     public int BatchSize { get; init; } = 4096;
 }

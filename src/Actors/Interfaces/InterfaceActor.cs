@@ -23,6 +23,8 @@ public sealed class InterfaceActor : ReceiveActor, IWithTimers
     private ConntrackProgram? _program;
     private int _ifindex;
     private string? _failure;
+    private bool _lost;
+    private bool _adopted; // the datapath was an earlier node's (pinned), still enforcing
 
     public InterfaceActor(string iface, ConntrackSettings settings, TelemetryBus bus, GuardState guard)
     {
@@ -40,6 +42,7 @@ public sealed class InterfaceActor : ReceiveActor, IWithTimers
             {
                 var lost = new InterfaceLostException(_interface, _ifindex, now);
                 _failure = lost.Message;
+                _lost = true;
                 throw lost;
             }
         });
@@ -83,30 +86,51 @@ public sealed class InterfaceActor : ReceiveActor, IWithTimers
     protected override void PreStart()
     {
         var ifindex = _ifindex = NetInterface.IndexOf(_interface);
+        AttachOutcome outcome;
         try
         {
             if (ifindex == 0)
                 throw new BpfException(BpfException.ENODEV, $"find interface {_interface}");
-            _program = ConntrackProgram.Load(_settings.ObjectPath, _settings.MaxFlows, _settings.MaxIcmp);
-            // Rules go in before the program is attached: no packet passes unfiltered at start-up.
-            if (_guard.Current is { } rules)
+            _program = ConntrackProgram.Load(_settings.ObjectPath, _settings.MaxFlows, _settings.MaxIcmp,
+                _settings.Pins is null ? null : ConntrackProgram.PinDirectory(_interface));
+            // Rules go in before the program is attached: no packet passes unfiltered at start-up. Tables taken over
+            // from an earlier node go on enforcing what it had until a newer rule set arrives.
+            if (_guard.Current is { } rules && rules.Version != _program.Filters.AdoptedVersion)
                 _program.Filters.Apply(rules);
-            _program.Attach(_interface, ifindex, _settings.XdpMode);
+            outcome = _program.Attach(_interface, ifindex, _settings.XdpMode);
         }
         catch (Exception e)
         {
-            _program?.Dispose();
+            // What this start made goes; what an earlier node left attached stays, enforcing.
+            _program?.ReleaseUnlessAttached();
             _program = null;
             _bus.Publish(new InterfaceStateChanged(_interface, ifindex, "failed", null, e.Message, DateTimeOffset.UtcNow));
             throw;
         }
-        _log.Info("{0}: tracking (XDP {1} ingress, tcx egress, {2} flows max)", _interface,
-            _settings.XdpMode.ToString().ToLowerInvariant(), _settings.MaxFlows);
+        _adopted = outcome.Pins is PinOutcome.Adopted or PinOutcome.Replaced;
+        var mode = outcome.Mode.ToString().ToLowerInvariant();
+        if (outcome.Fallback is not null)
+            _log.Warning("{0}: XDP in generic mode: {1} (auto falls back; --xdp-mode native would refuse to start)", _interface, outcome.Fallback);
+        switch (outcome.Pins)
+        {
+            case PinOutcome.Adopted:
+                _log.Info("{0}: adopted the pinned datapath of an earlier node (rule set version {1} in its tables): programs replaced in place, "
+                    + "flows, counters and rules kept{2}", _interface, _program.Filters.AdoptedVersion?.ToString() ?? "none",
+                    outcome.PinDetail is null ? "" : "; " + outcome.PinDetail);
+                break;
+            case PinOutcome.Replaced:
+                _log.Warning("{0}: replaced the pinned datapath of an earlier node in place: {1}", _interface, outcome.PinDetail);
+                break;
+            case PinOutcome.CleanedUp:
+                _log.Warning("{0}: cleaned up stale pinned state ({1}) and attached afresh", _interface, outcome.PinDetail);
+                break;
+        }
+        _log.Info("{0}: tracking (XDP {1} ingress, tcx egress, {2} flows max{3})", _interface, mode, _settings.MaxFlows,
+            _settings.Pins is null ? "" : $", pinned in {ConntrackProgram.PinDirectory(_interface)}");
         if (NetInterface.StripsVlanOnReceive(_interface) == true)
             _log.Warning("{0}: the driver strips VLAN tags before XDP (rx-vlan-offload on): tagged traffic is tracked "
                 + "as VLAN 0 on ingress; `ethtool -K {0} rxvlan off` keeps the tags visible", _interface);
-        _bus.Publish(new InterfaceStateChanged(_interface, ifindex, "attached", _settings.XdpMode.ToString().ToLowerInvariant(), null,
-            DateTimeOffset.UtcNow, _program.Flows));
+        _bus.Publish(new InterfaceStateChanged(_interface, ifindex, "attached", mode, null, DateTimeOffset.UtcNow, _program.Flows));
 
         _guard.Register(_interface, _program.Filters);
         Context.System.EventStream.Subscribe(Self, typeof(FilterImageReady));
@@ -134,9 +158,20 @@ public sealed class InterfaceActor : ReceiveActor, IWithTimers
         if (_program is null)
             return;
         _guard.Unregister(_interface, _program.Filters);
-        _program.Dispose();
+        var version = _program.Filters.AppliedVersion;
+        // A stop the node was asked for, or a device that is gone, detaches for good. Anything else (a failed
+        // tracker about to reload, a node downed by the cluster) leaves the pinned datapath enforcing and counting.
+        var release = _settings.Pins is null || _settings.Pins.ShouldRelease(_adopted) || _lost;
+        if (release)
+            _program.Release();
+        else
+            _program.Dispose();
         _program = null;
-        _log.Info("{0}: detached", _interface);
+        if (release)
+            _log.Info("{0}: detached", _interface);
+        else
+            _log.Warning("{0}: left pinned: XDP keeps enforcing rule set version {1} and counting until a node takes it over "
+                + "(`packetscope --detach {0}` removes it)", _interface, version);
         _bus.Publish(_failure is null
             ? new InterfaceStateChanged(_interface, _ifindex, "detached", null, null, DateTimeOffset.UtcNow)
             : new InterfaceStateChanged(_interface, _ifindex, "failed", null, _failure, DateTimeOffset.UtcNow));

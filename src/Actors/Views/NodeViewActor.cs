@@ -62,7 +62,8 @@ public sealed class NodeViewActor : ReceiveActor
         Receive<GetConnections>(q => Sender.Tell(QueryConnections(q.Query)));
         Receive<GetIcmp>(q => Sender.Tell(QueryIcmp(q.Query)));
         Receive<GetStats>(_ => Sender.Tell(new StatsResponse(_node, DateTimeOffset.UtcNow,
-            _views.Values.Select(v => v.Stats()).OfType<InterfaceStats>().ToList())));
+            _views.Values.Select(v => v.Stats()).OfType<InterfaceStats>()
+                .Select(s => s with { XdpMode = _status.TryGetValue(s.Interface, out var st) ? st.XdpMode : null }).ToList())));
         Receive<GetNodeStatus>(_ => Sender.Tell(new NodeStatus(_node,
             _expected.All(i => _status[i].State == "attached"), _status.Values.ToList())));
 

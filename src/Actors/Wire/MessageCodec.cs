@@ -25,7 +25,8 @@ namespace PacketScope.Actors.Wire; // not ...Cluster: see PacketScopeSerializer.
 internal static class MessageCodec
 {
     /// <summary>The format version this node writes, and the newest it reads.</summary>
-    public const byte Version = 1;
+    // 2: InterfaceStats.XdpMode.
+    public const byte Version = 2;
 
     internal sealed record Entry(string Manifest, Type Type, Action<CodecWriter, object> Write, Func<CodecReader, object> Read);
 
@@ -256,13 +257,15 @@ internal static class MessageCodec
         w.List(s.IcmpTypes, WriteIcmpTypeCount);
         w.Long(s.Flows.Active); w.ULong(s.Flows.Created); w.ULong(s.Flows.Expired); w.UInt(s.Flows.Capacity);
         w.ULong(s.Losses.FlowMapFull); w.ULong(s.Losses.IcmpMapFull); w.ULong(s.Losses.HistogramFull); w.ULong(s.Losses.FlowsEvicted);
+        w.NullableString(s.XdpMode); // version 2
     }
 
     private static InterfaceStats ReadInterfaceStats(CodecReader r) => new(
         Interface: r.String(), UpdatedAt: r.Time(), Ingress: r.Map(ReadCounter), Egress: r.Map(ReadCounter),
         IcmpTypes: r.List(ReadIcmpTypeCount),
         Flows: new FlowTableStats(Active: r.Long(), Created: r.ULong(), Expired: r.ULong(), Capacity: r.UInt()),
-        Losses: new TelemetryLosses(FlowMapFull: r.ULong(), IcmpMapFull: r.ULong(), HistogramFull: r.ULong(), FlowsEvicted: r.ULong()));
+        Losses: new TelemetryLosses(FlowMapFull: r.ULong(), IcmpMapFull: r.ULong(), HistogramFull: r.ULong(), FlowsEvicted: r.ULong()),
+        XdpMode: r.Version >= 2 ? r.NullableString() : null);
 
     private static void WriteInterfaceStatus(CodecWriter w, InterfaceStatus s)
     {

@@ -25,6 +25,7 @@ public sealed class BpfException : Exception
     public const int ENODEV = 19;
     public const int EINVAL = 22;
     public const int ENOSPC = 28;
+    public const int ERANGE = 34;
     public const int ENOTSUP = 95;
     public const int EOPNOTSUPP = 95;
 
@@ -36,7 +37,9 @@ public sealed class BpfException : Exception
             EPERM => "; run as root (or with CAP_BPF, CAP_NET_ADMIN and CAP_PERFMON)",
             ENOENT when operation.StartsWith("open", StringComparison.Ordinal) => "; is the .bpf.o beside the binaries? run `make` first",
             ENODEV => "; check the interface name with `ip link`",
-            EOPNOTSUPP => "; the kernel or driver does not support this mode, try --xdp-mode generic",
+            EOPNOTSUPP => "; the kernel or driver does not support this mode, try --xdp-mode generic (or auto)",
+            ERANGE when operation.Contains("XDP", StringComparison.Ordinal) =>
+                "; the driver refuses native XDP at this MTU (a veth: its peer's MTU is too large), try --xdp-mode generic (or auto)",
             EBUSY or EEXIST => "; another program is attached, detach it (`ip link set dev IFACE xdp off`) or stop the other tool",
             E2BIG => "; the kernel rejected the program as too large",
             EINVAL when operation.Contains("load", StringComparison.Ordinal) => "; the verifier rejected the program, see the libbpf log above",

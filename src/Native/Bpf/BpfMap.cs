@@ -57,6 +57,19 @@ public sealed unsafe class BpfMap : IDisposable
     /// Opens a map the kernel already holds, by its id (another process's map: benchmarks that fill a running node's
     /// tables). The caller says its shape (as /proc/PID/fdinfo shows it); the map lives on after Dispose.
     /// </summary>
+    /// <summary>Opens a map pinned in bpffs (its shape read from the kernel); the map lives on after Dispose.</summary>
+    public static BpfMap OpenPinned(string path)
+    {
+        Libbpf.EnsureAvailable();
+        var fd = BpfFs.Open(path) ?? throw new BpfException(BpfException.ENOENT, $"open pinned map {path}");
+        // struct bpf_map_info: type, id, key_size, value_size, max_entries, map_flags, ...
+        var info = stackalloc uint[32];
+        new Span<uint>(info, 32).Clear();
+        uint len = 32 * sizeof(uint);
+        BpfException.ThrowIfNegative(Interop.Libbpf.bpf_obj_get_info_by_fd(fd.Fd, info, &len), $"read pinned map {path}");
+        return new BpfMap(fd, Path.GetFileName(path), (BpfMapType)info[0], info[2], info[3], info[4]);
+    }
+
     public static BpfMap OpenById(uint id, string name, BpfMapType type, uint keySize, uint valueSize, uint maxEntries)
     {
         Libbpf.EnsureAvailable();

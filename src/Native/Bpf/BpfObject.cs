@@ -48,6 +48,29 @@ public sealed class BpfObject : IDisposable
         return new BpfMap(this, ptr, name);
     }
 
+    /// <summary>Every map of the object with its shape (after any resize), internal ones (.rodata, .bss) flagged.</summary>
+    public IReadOnlyList<BpfMapDefinition> MapDefinitions()
+    {
+        var list = new List<BpfMapDefinition>();
+        for (var m = Interop.Libbpf.bpf_object__next_map(Handle, nint.Zero); m != nint.Zero; m = Interop.Libbpf.bpf_object__next_map(Handle, m))
+            list.Add(new BpfMapDefinition(
+                System.Runtime.InteropServices.Marshal.PtrToStringUTF8(Interop.Libbpf.bpf_map__name(m)) ?? "",
+                Interop.Libbpf.bpf_map__type(m), Interop.Libbpf.bpf_map__key_size(m), Interop.Libbpf.bpf_map__value_size(m),
+                Interop.Libbpf.bpf_map__max_entries(m), Interop.Libbpf.bpf_map__map_flags(m), Interop.Libbpf.bpf_map__is_internal(m)));
+        return list;
+    }
+
+    /// <summary>Before load: the map named takes this existing map (a pinned one) instead of creating its own.</summary>
+    internal void ReuseMap(string name, SafeFileDescriptorHandle fd)
+    {
+        if (_loaded)
+            throw new InvalidOperationException($"reuse map {name}: only before the object is loaded");
+        var map = Interop.Libbpf.bpf_object__find_map_by_name(Handle, name);
+        if (map == nint.Zero)
+            throw new BpfException(BpfException.ENOENT, $"find map {name} in {System.IO.Path.GetFileName(Path)}");
+        BpfException.ThrowIfNegative(Interop.Libbpf.bpf_map__reuse_fd(map, fd.Fd), $"reuse pinned map {name}");
+    }
+
     internal SafeBpfObjectHandle SafeHandle => _handle;
 
     internal nint Handle
@@ -69,3 +92,6 @@ public sealed class BpfObject : IDisposable
 
     public void Dispose() => _handle.Dispose();
 }
+
+/// <summary>A map's shape as the object defines it: what must match for a pinned map to be taken over.</summary>
+public readonly record struct BpfMapDefinition(string Name, int Type, uint KeySize, uint ValueSize, uint MaxEntries, uint Flags, bool Internal);

@@ -3,9 +3,11 @@ namespace PacketScope.Native;
 
 public enum XdpMode
 {
-    /// <summary>Let the kernel pick: native (driver) mode when the driver supports it, generic otherwise.</summary>
+    /// <summary>Native, and generic when the driver refuses native (EOPNOTSUPP, EINVAL, ERANGE; never on EBUSY).</summary>
     Auto,
+    /// <summary>Driver mode: before the kernel allocates an skb. Refused by drivers that cannot (or not in this configuration).</summary>
     Native,
+    /// <summary>Generic (skb) mode: every driver, later in the receive path and slower.</summary>
     Generic,
 }
 
@@ -42,15 +44,47 @@ public sealed class BpfProgram
             $"set attach type of {Name}");
 
     /// <summary>Attaches an XDP program through a bpf_link: disposing the link (or the process dying) detaches it.</summary>
-    public BpfLink AttachXdp(string ifname, int ifindex, XdpMode mode)
+    public BpfLink AttachXdp(string ifname, int ifindex, XdpMode mode) => AttachXdp(ifname, ifindex, mode, out _, out _);
+
+    /// <summary>
+    /// Attaches in the mode asked for. Auto tries native and falls back to generic when the driver refuses native
+    /// (EOPNOTSUPP: no native support in this configuration, as virtio_net with offloads or too few queues; EINVAL;
+    /// ERANGE: an MTU too large, as a veth whose peer has MTU 60000), saying why in <paramref name="fallback"/>.
+    /// EBUSY (another program is attached) is never a reason to fall back. Native and generic stay strict.
+    /// </summary>
+    public BpfLink AttachXdp(string ifname, int ifindex, XdpMode mode, out XdpMode attached, out string? fallback)
     {
-        var flags = mode switch
+        fallback = null;
+        var what = $"attach XDP program {Name} to {ifname} ({mode.ToString().ToLowerInvariant()} mode)";
+        if (mode != XdpMode.Auto)
         {
-            XdpMode.Native => XDP_FLAGS_DRV_MODE,
-            XdpMode.Generic => XDP_FLAGS_SKB_MODE,
-            _ => 0u,
-        };
-        return Link(ifindex, BpfAttachType.Xdp, flags, $"attach XDP program {Name} to {ifname} ({mode.ToString().ToLowerInvariant()} mode)");
+            attached = mode;
+            return Link(ifindex, BpfAttachType.Xdp, mode == XdpMode.Native ? XDP_FLAGS_DRV_MODE : XDP_FLAGS_SKB_MODE, what);
+        }
+        try
+        {
+            attached = XdpMode.Native;
+            return Link(ifindex, BpfAttachType.Xdp, XDP_FLAGS_DRV_MODE, what);
+        }
+        catch (BpfException e) when (e.Errno is BpfException.EOPNOTSUPP or BpfException.EINVAL or BpfException.ERANGE)
+        {
+            fallback = $"the driver refused native XDP: {ErrnoText.Message(e.Errno)}";
+            attached = XdpMode.Generic;
+            return Link(ifindex, BpfAttachType.Xdp, XDP_FLAGS_SKB_MODE,
+                $"attach XDP program {Name} to {ifname} (auto mode: generic, native was refused)");
+        }
+    }
+
+    /// <summary>The mode of the XDP program attached to an interface now: native, generic, or null for none.</summary>
+    public static unsafe XdpMode? AttachedXdpMode(int ifindex)
+    {
+        uint id = 0;
+        if (Interop.Libbpf.bpf_xdp_query_id(ifindex, (int)XDP_FLAGS_DRV_MODE, &id) == 0 && id != 0)
+            return XdpMode.Native;
+        id = 0;
+        if (Interop.Libbpf.bpf_xdp_query_id(ifindex, (int)XDP_FLAGS_SKB_MODE, &id) == 0 && id != 0)
+            return XdpMode.Generic;
+        return null;
     }
 
     /// <summary>Attaches a SCHED_CLS program to tcx (kernel 6.6+): a link, so it dies with the process too.</summary>

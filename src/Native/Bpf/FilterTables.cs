@@ -52,7 +52,7 @@ public sealed unsafe class FilterTables
     private readonly bool[] _dirty = new bool[FilterShared.Gens];
     private uint _activeGen;
 
-    internal FilterTables(BpfObject obj)
+    internal FilterTables(BpfObject obj, bool adoptKernelState = false)
     {
         _active = obj.Map(FilterShared.ActiveMap);
         _gens = obj.Map(FilterShared.GensMap);
@@ -71,7 +71,40 @@ public sealed unsafe class FilterTables
         for (var i = 0; i < FilterShared.Words; i++)
             ones.w[i] = ulong.MaxValue;
         obj.Map(FilterShared.OnesMap).Update(0u, ones);
+        if (adoptKernelState)
+            AdoptKernelState();
     }
+
+    /// <summary>
+    /// Takes over tables an earlier node filled (pinned maps): packets go on being classified by its active generation,
+    /// whose version this reports; its rules keep their hit slots (their counters go on), the epoch goes on from its own,
+    /// and both generations are rewritten whole at the next apply, as nothing here knows what they hold.
+    /// </summary>
+    private void AdoptKernelState()
+    {
+        if (!_active.TryLookup(0u, out ps_filter_active active) || active.gen >= FilterShared.Gens)
+            return;
+        _activeGen = active.gen;
+        _dirty[0] = _dirty[1] = true;
+        if (!_gens.TryLookup(_activeGen, out ps_filter_gen header) || header.epoch == 0 && header.version == 0 && header.rules == 0)
+            return; // nothing was ever applied there
+        _epoch = header.epoch;
+        AppliedVersion = (long)header.version;
+        AdoptedVersion = AppliedVersion;
+        var used = new HashSet<ushort>();
+        for (var i = 0u; i < header.rules && i < FilterShared.MaxRules; i++)
+        {
+            if (!_rules.TryLookup(_activeGen * FilterShared.MaxRules + i, out ps_filter_rule rule) || !used.Add(rule.slot))
+                continue;
+            _slots[rule.id] = rule.slot;
+        }
+        _freeSlots.Clear();
+        foreach (var slot in Enumerable.Range(0, FilterShared.HitSlots).Reverse().Select(i => (ushort)i).Where(i => !used.Contains(i)))
+            _freeSlots.Push(slot);
+    }
+
+    /// <summary>The version found in the kernel when the tables were taken over from an earlier node; null when they were new.</summary>
+    public long? AdoptedVersion { get; private set; }
 
     /// <summary>The rule-set version packets are classified by now (-1 before the first apply).</summary>
     public long AppliedVersion { get; private set; } = -1;

@@ -126,6 +126,8 @@ public static class ConnectionsApi
             body["filters"] = new System.Text.Json.Nodes.JsonObject
             {
                 ["version"] = guard.Current?.Version,
+                // The last known rules from this node's disk: the rule store has not answered since the start.
+                ["stale"] = guard.Stale,
                 ["applied"] = new System.Text.Json.Nodes.JsonObject(guard.Applied.Select(a =>
                     KeyValuePair.Create(a.Key, (System.Text.Json.Nodes.JsonNode?)a.Value))),
             };

@@ -53,7 +53,7 @@ public static class FiltersApi
 
         filters.MapGet("", async (HttpContext http, IRequiredActor<FilterStoreActor> store, GuardState guard) =>
         {
-            var rules = await (await store.GetAsync()).Ask<FiltersResponse>(GetFilters.Instance, s_askTimeout);
+            var rules = await Rules(store, guard, http);
             VersionHeaders(http, rules.Version, guard);
             return Results.Json(WithHits(rules.Rules, guard), ConnectionsApi.Json);
         });
@@ -61,7 +61,7 @@ public static class FiltersApi
         filters.MapGet("/{id}", async (string id, HttpContext http, IRequiredActor<FilterStoreActor> store, GuardState guard) =>
         {
             var n = Id(id);
-            var rules = await (await store.GetAsync()).Ask<FiltersResponse>(GetFilters.Instance, s_askTimeout);
+            var rules = await Rules(store, guard, http);
             VersionHeaders(http, rules.Version, guard);
             return rules.Rules.FirstOrDefault(r => r.Id == n) is { } rule
                 ? Results.Json(WithHits(rule, guard.Hits([rule.Id]), MonotonicClock.RealtimeOffsetNs()), ConnectionsApi.Json)
@@ -132,6 +132,17 @@ public static class FiltersApi
     }
 
     // X-Rule-Set-Version: the store's version; X-Rule-Set-Applied: the oldest version any interface classifies by.
+    // The store's rules; while it has not answered this node yet (the seed down), the last known ones from disk, marked stale.
+    private static async Task<FiltersResponse> Rules(IRequiredActor<FilterStoreActor> store, GuardState guard, HttpContext http)
+    {
+        if (guard.LastKnown is { } known)
+        {
+            http.Response.Headers["X-Rule-Set-Stale"] = "true";
+            return new FiltersResponse(known.Version, known.Rules.OrderBy(r => r.Priority).ThenBy(r => r.Id).ToList(), known.NextId);
+        }
+        return await (await store.GetAsync()).Ask<FiltersResponse>(GetFilters.Instance, s_askTimeout);
+    }
+
     private static void VersionHeaders(HttpContext http, long version, GuardState guard)
     {
         http.Response.Headers["X-Rule-Set-Version"] = version.ToString(System.Globalization.CultureInfo.InvariantCulture);

@@ -1,5 +1,6 @@
 // Composes a node: the actor system (Akka.Hosting), the telemetry bus, the interface and view actors.
 using Akka.Actor;
+using Akka.Event;
 using Akka.Cluster;
 using Akka.Cluster.Hosting;
 using Akka.Cluster.Tools.PublishSubscribe;
@@ -53,9 +54,13 @@ public static class NodeHosting
     public static IServiceCollection AddPacketScopeNode(this IServiceCollection services, NodeOptions options, string objectPath)
     {
         var defaults = File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "config", "packetscope.conf"));
+        // The node pins its datapath: a crash (or a down) leaves the programs enforcing; only an asked-for stop releases them.
+        var pins = new DatapathPins();
         var settings = new ConntrackSettings(options.NodeName, options.Interval, options.XdpMode, options.MaxFlows, options.MaxIcmp,
-            objectPath, options.FlowIdleTimeout, options.ClosedFlowTimeout);
+            objectPath, options.FlowIdleTimeout, options.ClosedFlowTimeout) { Pins = pins };
         services.AddSingleton(options);
+        services.AddSingleton(pins);
+        services.AddSingleton<NodeReadiness>();
         var guard = new GuardState();
         services.AddSingleton(guard);
         var persistence = PersistenceHocon(options);
@@ -107,7 +112,25 @@ public static class NodeHosting
                     var store = system.ActorOf(ClusterSingletonProxy.Props($"/user/{StoreSingletonName}", ClusterSingletonProxySettings.Create(system)),
                         FilterStoreActor.Name);
                     registry.Register<FilterStoreActor>(store);
-                    registry.Register<GuardActor>(system.ActorOf(GuardActor.Props(store, guard, mediator), GuardActor.Name));
+                    // The rule set this node last had, before any interface attaches: enforced (stale) until the store answers.
+                    var lastKnown = new LastKnownRules(Path.Combine(options.DataDirectory, LastKnownRules.FileName), system.Serialization);
+                    var log = Akka.Event.Logging.GetLogger(system, "packetscope");
+                    if (lastKnown.Load(out var problem) is { } restored)
+                    {
+                        try
+                        {
+                            guard.Restore(restored);
+                            log.Info("last known rule set version {0} ({1} rules) restored from {2}: enforced until the rule store answers",
+                                restored.Version, restored.Rules.Count, lastKnown.Path);
+                        }
+                        catch (InvalidOperationException e)
+                        {
+                            log.Warning("the last known rule set in {0} cannot go into the kernel: {1}", lastKnown.Path, e.Message);
+                        }
+                    }
+                    else if (problem is not null)
+                        log.Warning(problem);
+                    registry.Register<GuardActor>(system.ActorOf(GuardActor.Props(store, guard, mediator, lastKnown), GuardActor.Name));
                     if (!options.IsSensor)
                         return;
                     var interfaces = system.ActorOf(InterfacesActor.Props(options.Interfaces, settings, bus, guard), InterfacesActor.Name);
@@ -115,6 +138,10 @@ public static class NodeHosting
                     // Detach first, while the streams still run, so shutdown is orderly and every link is closed.
                     CoordinatedShutdown.Get(system).AddTask(CoordinatedShutdown.PhaseServiceStop, "detach-interfaces", async () =>
                     {
+                        // SIGTERM and SIGINT reach the actor system first, through the CLR's exit hook: a stop the operator
+                        // asked for, so the datapath detaches and unpins. A down (or a quarantine) leaves it pinned, enforcing.
+                        if (CoordinatedShutdown.Get(system).ShutdownReason is CoordinatedShutdown.ClrExitReason)
+                            pins.ReleaseOnStop();
                         try
                         {
                             await interfaces.GracefulStop(TimeSpan.FromSeconds(10));

@@ -94,5 +94,7 @@ public sealed class VethNamespace : IDisposable
     {
         Shell.TryRun("ip", "link", "del", HostInterface);
         Shell.TryRun("ip", "netns", "del", Namespace);
+        // What a killed node left pinned for this veth (its maps would outlive the test).
+        Native.ConntrackProgram.RemovePins(HostInterface);
     }
 }

@@ -36,5 +36,9 @@ public sealed class VethPair : IDisposable
         }
     }
 
-    public void Dispose() => Shell.TryRun("ip", "link", "del", Receiver);
+    public void Dispose()
+    {
+        Shell.TryRun("ip", "link", "del", Receiver);
+        Native.ConntrackProgram.RemovePins(Receiver); // what a killed node left pinned for it
+    }
 }

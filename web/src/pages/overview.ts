@@ -20,7 +20,7 @@ export const overview: Page = {
       on("Nodes", (members: any[]) => {
         root.querySelector("#nodes tbody")!.innerHTML = members.map((m) => `<tr>
           <td>${esc(m.node ?? m.address)}</td><td>${esc(m.status)}${m.reachable ? "" : " (unreachable)"}</td><td>${esc((m.roles ?? []).join(", "))}</td>
-          <td>${esc((m.interfaces ?? []).map((i: any) => `${i.interface} ${i.state}`).join(", "))}</td>
+          <td>${esc((m.interfaces ?? []).map((i: any) => `${i.interface} ${i.state}${i.xdp_mode ? ` (XDP ${i.xdp_mode})` : ""}`).join(", "))}</td>
           <td class="n">${esc(m.rule_set_version ?? "")}</td><td>${esc(m.last_heartbeat ? new Date(m.last_heartbeat).toLocaleTimeString() : "")}</td></tr>`).join("");
       }),
       on("Stats", (update: any) => {
