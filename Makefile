@@ -21,7 +21,15 @@ deps:
 		echo "installing: $$missing"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 	fi
-	@command -v $(DOTNET) >/dev/null || { echo "the .NET 10 SDK is missing: install it (https://learn.microsoft.com/dotnet/core/install/linux-debian)" >&2; exit 1; }
+	@# The .NET 10 SDK is not in Debian 12: say exactly how to get it (Microsoft's package feed, or the install script).
+	@if ! command -v $(DOTNET) >/dev/null || ! $(DOTNET) --list-sdks 2>/dev/null | grep -q '^10\.'; then \
+		found=$$($(DOTNET) --list-sdks 2>/dev/null | cut -d' ' -f1 | tr '\n' ' '); \
+		echo "the .NET 10 SDK is missing (PacketScope builds with .NET 10; found: $${found:-none}). On Debian 12, as root:" >&2; \
+		echo "  wget https://packages.microsoft.com/config/debian/12/packages-microsoft-prod.deb -O /tmp/packages-microsoft-prod.deb" >&2; \
+		echo "  dpkg -i /tmp/packages-microsoft-prod.deb && apt-get update && apt-get install -y dotnet-sdk-10.0" >&2; \
+		echo "or without root: curl -sSL https://dot.net/v1/dotnet-install.sh | bash -s -- --channel 10.0 && export PATH=\$$HOME/.dotnet:\$$PATH" >&2; \
+		echo "then run make again." >&2; exit 1; \
+	fi
 	@# Node.js and npm build the dashboard: Debian's packages unless some node is installed already (NodeSource's carries npm).
 	@if ! command -v npm >/dev/null; then \
 		if [ "$$(id -u)" != 0 ]; then echo "npm is missing; run as root or: sudo apt-get install nodejs npm" >&2; exit 1; fi; \
