@@ -63,7 +63,7 @@ public sealed class PacketScopeSerializerSpecs : TestKit
         new Dictionary<string, Counter> { ["icmp"] = new(3, 252, 0.1, 8.4), ["other"] = new(1, 64, 0.01, 0.64) },
         [new IcmpTypeCount("IPv4", "ingress", 3, 3, "Destination Unreachable", 5, 420), new IcmpTypeCount("IPv6", "egress", 128, 0, "Echo Request", 2, 208)],
         new FlowTableStats(-1 + 42 * (i + 1), 1000, 958, 1_048_576),
-        new TelemetryLosses(1, 2, 3, 4));
+        new TelemetryLosses(1, 2, 3, 4), i == 0 ? "native" : null);
 
     /// <summary>Every message type with a value in every field; a type with nullables once with them set and once null.</summary>
     private static readonly IReadOnlyList<(string Name, IPacketScopeMessage Message)> Samples =

@@ -63,7 +63,11 @@ public sealed class GuardActor : ReceiveActor, IWithTimers
             Changed(new FilterRuleSetChanged(r.Version, r.Rules, r.NextId));
         });
         Receive<FiltersUpToDate>(_ => Answered());
-        Receive<FilterRuleSetChanged>(Changed);
+        Receive<FilterRuleSetChanged>(change =>
+        {
+            _state.MarkAnswered(); // the store speaking: whatever this node restored from disk is no longer all it knows
+            Changed(change);
+        });
         Receive<GetHeldRuleSet>(_ => Sender.Tell(_held ?? new FilterRuleSetChanged(-1, [], 1)));
         Receive<SubscribeAck>(_ => { });
         Receive<Compile>(_ => CompilePending());
@@ -137,11 +141,13 @@ public sealed class GuardActor : ReceiveActor, IWithTimers
         try
         {
             var image = Build(change);
+            // On disk before any kernel has it: a node killed at any moment restarts with a set at least as new as
+            // the one its pinned tables enforce, never an older one.
+            Keep(change);
             _compiled = change.Version;
             _state.SetCurrent(image);
             Context.System.EventStream.Publish(new FilterImageReady(image));
             _log.Info("filter rule set version {0}: {1} enabled rules compiled", change.Version, image.Rules.Count);
-            Keep(change);
         }
         catch (Exception e) when (e is InvalidOperationException or ArgumentException)
         {

@@ -95,7 +95,8 @@ public sealed class InterfaceActor : ReceiveActor, IWithTimers
                 _settings.Pins is null ? null : ConntrackProgram.PinDirectory(_interface));
             // Rules go in before the program is attached: no packet passes unfiltered at start-up. Tables taken over
             // from an earlier node go on enforcing what it had until a newer rule set arrives.
-            if (_guard.Current is { } rules && rules.Version != _program.Filters.AdoptedVersion)
+            // (A set on disk older than the adopted tables means its save failed, a full disk: the tables are newer.)
+            if (_guard.Current is { } rules && !(rules.Version <= _program.Filters.AdoptedVersion))
                 _program.Filters.Apply(rules);
             outcome = _program.Attach(_interface, ifindex, _settings.XdpMode);
         }

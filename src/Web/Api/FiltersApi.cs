@@ -132,15 +132,21 @@ public static class FiltersApi
     }
 
     // X-Rule-Set-Version: the store's version; X-Rule-Set-Applied: the oldest version any interface classifies by.
-    // The store's rules; while it has not answered this node yet (the seed down), the last known ones from disk, marked stale.
+    // The store's rules. A node that has not heard from the store since it started (its seed down) asks briefly, then
+    // serves the last known rules from its disk, marked stale.
     private static async Task<FiltersResponse> Rules(IRequiredActor<FilterStoreActor> store, GuardState guard, HttpContext http)
     {
-        if (guard.LastKnown is { } known)
+        if (guard.LastKnown is not { } known)
+            return await (await store.GetAsync()).Ask<FiltersResponse>(GetFilters.Instance, s_askTimeout);
+        try
+        {
+            return await (await store.GetAsync()).Ask<FiltersResponse>(GetFilters.Instance, TimeSpan.FromSeconds(1));
+        }
+        catch (Exception e) when (e is AskTimeoutException or TaskCanceledException)
         {
             http.Response.Headers["X-Rule-Set-Stale"] = "true";
             return new FiltersResponse(known.Version, known.Rules.OrderBy(r => r.Priority).ThenBy(r => r.Id).ToList(), known.NextId);
         }
-        return await (await store.GetAsync()).Ask<FiltersResponse>(GetFilters.Instance, s_askTimeout);
     }
 
     private static void VersionHeaders(HttpContext http, long version, GuardState guard)
