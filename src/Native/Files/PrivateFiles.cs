@@ -43,5 +43,5 @@ public static class PrivateFiles
     }
 
     /// <summary>Whether others (group, world) may read, write or enter <paramref name="path"/>.</summary>
-    public static bool OthersMayUse(string path) => (System.IO.File.GetUnixFileMode(path) & Others) != 0;
+    public static bool OthersMayUse(string path) => OperatingSystem.IsLinux() && (System.IO.File.GetUnixFileMode(path) & Others) != 0;
 }

@@ -25,7 +25,7 @@ public static class Preflight
             foreach (var file in PrivateFiles.PrepareDirectory(options.DataDirectory, ApiToken.FileName))
                 Console.WriteLine($"packetscope: {file} could be read by others: it is 0600 now");
             // Tightened only when it holds our state (or nothing): never a shared directory such as /tmp or the current one.
-            if (existed && PrivateFiles.OthersMayUse(options.DataDirectory) && (IsStateDirectory(options.DataDirectory)))
+            if (OperatingSystem.IsLinux() && existed && PrivateFiles.OthersMayUse(options.DataDirectory) && IsStateDirectory(options.DataDirectory))
             {
                 File.SetUnixFileMode(options.DataDirectory, PrivateFiles.Directory);
                 Console.WriteLine($"packetscope: the state directory {options.DataDirectory} could be entered by others: it is 0700 now");

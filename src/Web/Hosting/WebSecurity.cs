@@ -77,7 +77,7 @@ public static class WebSecurity
     public static bool IsAllowedHost(string? host, NodeOptions options)
     {
         if (string.IsNullOrEmpty(host))
-            return false;
+            return true; // an HTTP/1.0 request naming no host: no name a page could have made resolve here
         var name = host.Trim('[', ']').TrimEnd('.');
         if (name.Equals("localhost", StringComparison.OrdinalIgnoreCase) || name.EndsWith(".localhost", StringComparison.OrdinalIgnoreCase))
             return true; // RFC 6761: browsers resolve these to loopback themselves
