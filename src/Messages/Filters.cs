@@ -31,9 +31,15 @@ public sealed record PortRange(int From, int To)
 }
 
 /// <summary>
+/// Where a rule came from, as the seed's AI rule generator says it (ai_generated, ai_confidence 0-1, ai_reason): kept and
+/// shown with the rule, never matched on.
+/// </summary>
+public sealed record FilterProvenance(bool AiGenerated, double? AiConfidence, string? AiReason);
+
+/// <summary>
 /// A validated rule as asked for. Protocol 0 means any protocol. IcmpType/IcmpCode null mean any;
 /// Inner* fields only on ICMP rules, where they match the packet an ICMP error quotes.
-/// Priority null: after every existing rule.
+/// Priority null: after every existing rule. Provenance null: written by hand.
 /// </summary>
 public sealed record FilterRuleSpec(
     FilterRuleType RuleType,
@@ -55,7 +61,8 @@ public sealed record FilterRuleSpec(
     bool Enabled,
     string Comment,
     int? Priority,
-    DateTimeOffset? ExpiresAt)
+    DateTimeOffset? ExpiresAt,
+    FilterProvenance? Provenance = null)
 {
     /// <summary>Priorities run from 0 (first) to this.</summary>
     public const int MaxPriority = 1_000_000;

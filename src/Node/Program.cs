@@ -63,9 +63,10 @@ var webRoot = Path.Combine(AppContext.BaseDirectory, "wwwroot");
 var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = [], WebRootPath = Directory.Exists(webRoot) ? webRoot : null });
 builder.Logging.AddSimpleConsole(o => { o.SingleLine = true; o.TimestampFormat = "HH:mm:ss "; });
 builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
-builder.WebHost.UseKestrel(k => k.Listen(options.Api));
+builder.WebHost.UseKestrel(k => { k.AddServerHeader = false; k.Listen(options.Api); });
 builder.Services.AddPacketScopeNode(options, objectPath);
 builder.Services.AddSingleton(token);
+builder.Services.AddPacketScopeWebSecurity(options);
 if (options.IsWeb)
 {
     builder.Services.AddSignalR();
@@ -86,6 +87,7 @@ using var onInt = System.Runtime.InteropServices.PosixSignalRegistration.Create(
 var log = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("packetscope");
 if (options.IsSensor)
     Libbpf.SetLogger(app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("libbpf")); // a web-only node needs no libbpf
+app.UsePacketScopeWebSecurity(options); // headers, Host check, CORS: before every endpoint
 app.UseReadinessGate();
 app.MapHealthApi();
 if (options.IsWeb)

@@ -29,7 +29,8 @@ public sealed class PacketScopeSerializerSpecs : TestKit
     private static readonly FilterRuleSpec FullSpec = new(
         FilterRuleType.Icmp, 1, new AddressMatch("10.1.0.0", 16, false), new AddressMatch("fd00::", 64, true), new PortRange(1024, 65535),
         new PortRange(443, 443), 0x12, 0x3f, 3, 4, new AddressMatch("192.0.2.1", 32, false), new AddressMatch("2001:db8::1", 128, true), 17,
-        new PortRange(53, 53), new PortRange(5000, 5100), FilterAction.Monitor, true, "unreachables, ütf-8 ✓", 42, T3);
+        new PortRange(53, 53), new PortRange(5000, 5100), FilterAction.Monitor, true, "unreachables, ütf-8 ✓", 42, T3,
+        new FilterProvenance(true, 0.87, "many unreachables from one source"));
 
     private static readonly FilterRuleSpec BareSpec = new(
         FilterRuleType.Basic, 0, null, null, null, null, 0, 0, null, null, null, null, null, null, null, FilterAction.Drop, false, "", null, null);
@@ -72,6 +73,7 @@ public sealed class PacketScopeSerializerSpecs : TestKit
         ("FilterRule", Rule1),
         ("AddFilter", new AddFilter(FullSpec)),
         ("AddFilter bare", new AddFilter(BareSpec)),
+        ("AddFilter provenance nulls", new AddFilter(BareSpec with { Provenance = new FilterProvenance(false, null, null) })),
         ("UpdateFilter", new UpdateFilter(7, FullSpec, T2)),
         ("UpdateFilter nulls", new UpdateFilter(8, BareSpec)),
         ("RemoveFilter", new RemoveFilter(7)),
@@ -182,6 +184,25 @@ public sealed class PacketScopeSerializerSpecs : TestKit
         Assert.Equal(manifests.Count, manifests.Select(m => m.Manifest).Distinct(StringComparer.Ordinal).Count());
         Assert.Equal(manifests.Count, manifests.Select(m => m.Type).Distinct().Count());
         Assert.All(manifests, m => Assert.DoesNotContain(m.Type.Name, m.Manifest, StringComparison.OrdinalIgnoreCase));
+    }
+
+    [Fact]
+    public void Should_read_a_version_1_journal_event_written_before_rules_had_a_provenance()
+    {
+        // FilterAdded as version 1 wrote it: rule 3, priority 2, tcp dst 10.0.0.0/8 port 23, drop, "Block Telnet".
+        var v1 = Convert.FromHexString(
+            "010604020600010831302E302E302E30100000012E2E00000000000000000000010C426C6F636B2054656C6E65740000805CBA97C962DD08F001805CBA97C962DD08F001");
+
+        var added = Assert.IsType<FilterAdded>(Read(v1, "fe.add"));
+
+        Assert.Equal(3, added.Rule.Id);
+        Assert.Equal("Block Telnet", added.Rule.Spec.Comment);
+        Assert.Equal(new PortRange(23, 23), added.Rule.Spec.DstPort);
+        Assert.Null(added.Rule.Spec.Provenance);
+        // Written again, it is version 2 and keeps what it says.
+        var (v2, manifest) = Write(added);
+        Assert.Equal(2, v2[0]);
+        AssertSameValue(added, Read(v2, manifest));
     }
 
     [Fact]

@@ -74,7 +74,9 @@ public sealed class FilterRuleParserSpecs
 
     [Theory]
     [InlineData("""[1,2]""", "body")]
-    [InlineData("""{"id":3,"rule_type":"tcp"}""", "id")]
+    [InlineData("""{"ai_confidence":1.5}""", "ai_confidence")]
+    [InlineData("""{"ai_confidence":"high"}""", "ai_confidence")]
+    [InlineData("""{"ai_generated":"yes"}""", "ai_generated")]
     [InlineData("""{"colour":"red"}""", "colour")]
     [InlineData("""{"rule_type":"sctp"}""", "rule_type")]
     [InlineData("""{"rule_type":"tcp","protocol":"udp"}""", "protocol")]

@@ -1,10 +1,11 @@
-// REST reads and the API token (kept in this browser's localStorage, asked for when a change needs it).
+// REST reads and the API token (asked for when a change needs it). The token lives in this tab's sessionStorage: gone
+// when the tab closes, never written to the profile on disk, never shared with other tabs (localStorage would be all three).
 export function token(): string | null {
-  return localStorage.getItem("packetscope-token");
+  return sessionStorage.getItem("packetscope-token");
 }
 
 export function setToken(value: string): void {
-  localStorage.setItem("packetscope-token", value.trim());
+  sessionStorage.setItem("packetscope-token", value.trim());
 }
 
 export async function getJson<T>(path: string): Promise<T> {

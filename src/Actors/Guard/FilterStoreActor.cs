@@ -317,5 +317,5 @@ public sealed class FilterStoreActor : ReceivePersistentActor, IWithTimers
 
     // What a rule matches, without what it does or how it is kept (a basic rule for tcp matches what a tcp rule does).
     private static FilterRuleSpec MatchPart(FilterRuleSpec s) =>
-        s with { RuleType = FilterRuleType.Basic, Action = FilterAction.Drop, Enabled = true, Comment = "", Priority = null, ExpiresAt = null };
+        s with { RuleType = FilterRuleType.Basic, Action = FilterAction.Drop, Enabled = true, Comment = "", Priority = null, ExpiresAt = null, Provenance = null };
 }

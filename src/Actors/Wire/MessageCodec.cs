@@ -25,7 +25,7 @@ namespace PacketScope.Actors.Wire; // not ...Cluster: see PacketScopeSerializer.
 internal static class MessageCodec
 {
     /// <summary>The format version this node writes, and the newest it reads.</summary>
-    // 2: InterfaceStats.XdpMode.
+    /// <remarks>2: FilterRuleSpec.Provenance (the seed's AI fields), after ExpiresAt; InterfaceStats.XdpMode.</remarks>
     public const byte Version = 2;
 
     internal sealed record Entry(string Manifest, Type Type, Action<CodecWriter, object> Write, Func<CodecReader, object> Read);
@@ -142,7 +142,18 @@ internal static class MessageCodec
         w.Optional(s.InnerSrcIp, WriteAddress); w.Optional(s.InnerDstIp, WriteAddress); w.NullableByte(s.InnerProtocol);
         w.Optional(s.InnerSrcPort, WritePorts); w.Optional(s.InnerDstPort, WritePorts);
         w.Int((int)s.Action); w.Bool(s.Enabled); w.String(s.Comment); w.NullableInt(s.Priority); w.NullableTime(s.ExpiresAt);
+        w.Optional(s.Provenance, WriteProvenance); // version 2
     }
+
+    private static void WriteProvenance(CodecWriter w, FilterProvenance p)
+    {
+        w.Bool(p.AiGenerated); w.Bool(p.AiConfidence.HasValue);
+        if (p.AiConfidence is { } c) w.Double(c);
+        w.NullableString(p.AiReason);
+    }
+
+    private static FilterProvenance ReadProvenance(CodecReader r) =>
+        new(AiGenerated: r.Bool(), AiConfidence: r.Bool() ? r.Double() : (double?)null, AiReason: r.NullableString());
 
     private static FilterRuleSpec ReadSpec(CodecReader r) => new(
         RuleType: r.Enum<FilterRuleType>(), Protocol: r.Byte(),
@@ -150,7 +161,8 @@ internal static class MessageCodec
         TcpFlags: r.Byte(), TcpFlagsMask: r.Byte(), IcmpType: r.NullableByte(), IcmpCode: r.NullableByte(),
         InnerSrcIp: r.Optional(ReadAddress), InnerDstIp: r.Optional(ReadAddress), InnerProtocol: r.NullableByte(),
         InnerSrcPort: r.Optional(ReadPorts), InnerDstPort: r.Optional(ReadPorts),
-        Action: r.Enum<FilterAction>(), Enabled: r.Bool(), Comment: r.String(), Priority: r.NullableInt(), ExpiresAt: r.NullableTime());
+        Action: r.Enum<FilterAction>(), Enabled: r.Bool(), Comment: r.String(), Priority: r.NullableInt(), ExpiresAt: r.NullableTime(),
+        Provenance: r.Version >= 2 ? r.Optional(ReadProvenance) : null);
 
     private static void WriteRule(CodecWriter w, FilterRule rule)
     {

@@ -11,7 +11,8 @@
 // NodeInfo (null and [] until it has answered once); last_heartbeat is when this node last got any answer from it.
 //
 // /api/stats (whole cluster): {"timestamp": "...", "nodes": ["n1", "n3"], "missing": ["n2"], "interfaces": [{"node": "n1",
-// "interface": "eth0", ...the single-node interface object...}]}; /api/stats?node=n1 keeps the single-node object.
+// "interface": "eth0", ...the single-node interface object...}]}; /api/stats?node=n1 keeps the single-node object. Both
+// start with the seed's flat totals over their interfaces: TotalPackets, TotalBytes, DroppedPackets, MalformedPackets.
 //
 // A node that did not answer within 3 s (or is unreachable) is left out, never an error: its name is in X-Nodes-Missing
 // (comma-separated, percent-encoded), and in "missing" for /api/stats. ?node=NAME naming no member is 404, field "node".
@@ -99,12 +100,40 @@ public static class ClusterApi
                 item.Insert(0, "node", node.Node);
                 interfaces.Add(item);
             }
-        return new JsonObject
+        var o = new JsonObject
         {
             ["timestamp"] = JsonSerializer.SerializeToNode(timestamp, ConnectionsApi.Json),
             ["nodes"] = new JsonArray(response.Nodes.Select(n => (JsonNode?)n.Node).ToArray()),
             ["missing"] = new JsonArray(response.Missing.Select(n => (JsonNode?)n).ToArray()),
             ["interfaces"] = interfaces,
         };
+        return WithSeedTotals(o, response.Nodes.SelectMany(n => n.Interfaces));
+    }
+
+    /// <summary>One node's /api/stats?node= object, with the seed's totals too.</summary>
+    public static JsonObject NodeStatsJson(StatsResponse node) =>
+        WithSeedTotals(JsonSerializer.SerializeToNode(node, ConnectionsApi.Json)!.AsObject(), node.Interfaces);
+
+    /// <summary>
+    /// The seed's flat totals first, which its clients read at the top level (as with key/info on records), summed over the
+    /// interfaces: TotalPackets and TotalBytes both hooks saw, DroppedPackets the Guarder dropped (ingress; egress never
+    /// filters), MalformedPackets the parser could not read.
+    /// </summary>
+    public static JsonObject WithSeedTotals(JsonObject o, IEnumerable<InterfaceStats> interfaces)
+    {
+        ulong packets = 0, bytes = 0, dropped = 0, malformed = 0;
+        foreach (var i in interfaces)
+            foreach (var hook in new[] { i.Ingress, i.Egress })
+            {
+                packets += hook.GetValueOrDefault("total")?.Packets ?? 0;
+                bytes += hook.GetValueOrDefault("total")?.Bytes ?? 0;
+                dropped += hook.GetValueOrDefault("drop")?.Packets ?? 0;
+                malformed += hook.GetValueOrDefault("malformed")?.Packets ?? 0;
+            }
+        o.Insert(0, "TotalPackets", packets);
+        o.Insert(1, "TotalBytes", bytes);
+        o.Insert(2, "DroppedPackets", dropped);
+        o.Insert(3, "MalformedPackets", malformed);
+        return o;
     }
 }

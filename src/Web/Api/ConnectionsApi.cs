@@ -106,7 +106,7 @@ public static class ConnectionsApi
                 return Results.Json(ClusterApi.StatsJson(response, DateTimeOffset.UtcNow), Json);
             // One node asked: its own object, as before the cluster; without an answer there is nothing to show.
             return response.Nodes.Count == 1
-                ? Results.Json(response.Nodes[0], Json)
+                ? Results.Json(ClusterApi.NodeStatsJson(response.Nodes[0]), Json)
                 : Results.Json(new ApiError($"node '{node}' did not answer in time; retry"), Json, statusCode: 503);
         });
         return app;

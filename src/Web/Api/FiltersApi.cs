@@ -30,8 +30,11 @@ public static class FiltersApi
             // Unknown peer counts as remote. Behind a reverse proxy every client looks local: set a token and
             // let the proxy demand it, or bind the API where only the proxy reaches it.
             var remote = http.Connection.RemoteIpAddress is not { } ip || !IPAddress.IsLoopback(ip);
-            // Changes always need the token; reads only from beyond loopback.
-            if ((changes || remote) && (token is null || !token.Accepts(http.Request.Headers.Authorization)))
+            // Changes always need the token (or, with --cors-allow-changes, a listed origin's page on loopback); reads only
+            // from beyond loopback.
+            var options = http.RequestServices.GetService(typeof(NodeOptions)) as NodeOptions;
+            var tokenless = options is not null && WebSecurity.AllowsTokenlessChange(http, options);
+            if ((changes || remote) && !tokenless && (token is null || !token.Accepts(http.Request.Headers.Authorization)))
             {
                 http.Response.Headers.WWWAuthenticate = "Bearer";
                 return Results.Json(new ApiError("a bearer token is required: Authorization: Bearer <token> (see DATA/api-token)",
@@ -84,7 +87,7 @@ public static class FiltersApi
     }
 
     private static int Id(string text) =>
-        int.TryParse(text, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var n) && n > 0
+        AddressParser.TryWholeNumber(text, out var n) && n > 0
             ? n
             : throw new BadRequestException("id", $"'{text}' is not a filter rule id (a whole number from 1)");
 

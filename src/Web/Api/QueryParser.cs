@@ -77,7 +77,7 @@ public static class QueryParser
         "udp" => 17,
         "icmp" => 1,
         "icmpv6" or "ipv6-icmp" => 58,
-        var t when byte.TryParse(t, NumberStyles.None, CultureInfo.InvariantCulture, out var n) => n,
+        var t when AddressParser.TryWholeNumber(t, out var n) && n <= 255 => (byte)n,
         _ => throw new BadRequestException("protocol", $"'{text}' is not tcp, udp, icmp, icmpv6 or a protocol number 0-255"),
     };
 
@@ -97,6 +97,8 @@ public static class QueryParser
         var v = values[0];
         if (string.IsNullOrWhiteSpace(v))
             throw new BadRequestException(name, "is empty");
+        if (v.Any(char.IsControl)) // "1%00" would otherwise read as 1: int.TryParse takes trailing NULs
+            throw new BadRequestException(name, "contains a control character");
         return v.Trim();
     }
 
@@ -108,7 +110,7 @@ public static class QueryParser
         var text = Single(query, name);
         if (text is null)
             return null;
-        if (!int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var n) || n < min || n > max)
+        if (!AddressParser.TryWholeNumber(text, out var n) || n < min || n > max)
             throw new BadRequestException(name, $"'{text}' is not a whole number between {min} and {max}");
         return n;
     }
@@ -118,9 +120,7 @@ public static class QueryParser
         var text = Single(query, "address");
         if (text is null)
             return null;
-        if (IPAddress.TryParse(text, out _) || IPNetwork.TryParse(text, out _))
-            return text;
-        throw new BadRequestException("address", $"'{text}' is not an IPv4/IPv6 address or CIDR prefix (e.g. 10.0.0.1, 10.0.0.0/8, fd00::/64)");
+        return AddressParser.Canonical(text, "address");
     }
 
     private static string? Interface(IQueryCollection query, IReadOnlyCollection<string> interfaces, string monitoredBy)

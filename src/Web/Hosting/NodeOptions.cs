@@ -46,6 +46,14 @@ public sealed record NodeOptions
     /// <summary>The PostgreSQL connection string (a secret: it may hold a password; never logged or shown).</summary>
     public string? JournalConnection { get; init; }
 
+    // ---- browsers
+    /// <summary>Origins (scheme://host[:port]) whose pages may call the REST API (CORS); none: no cross-origin page may.</summary>
+    public IReadOnlyList<string> CorsOrigins { get; init; } = [];
+    /// <summary>Lets a page of a listed origin change rules without the token when its browser is on loopback (see README).</summary>
+    public bool CorsAllowChanges { get; init; }
+    /// <summary>Host names the REST API answers to besides its listen address and loopback (DNS rebinding guard).</summary>
+    public IReadOnlyList<string> AllowedHosts { get; init; } = [];
+
     public bool IsSensor => Roles.Contains(SensorRole);
 
     /// <summary>Never the secrets: the API token and the journal connection string are only said to be set.</summary>
@@ -77,6 +85,10 @@ public sealed record NodeOptions
           --journal KIND        sqlite (under --data, the default) or postgresql (shared by a cluster)
           --journal-connection S  PostgreSQL connection string, e.g. "Host=db;Database=packetscope;Username=ps;Password=..."
                                 (prefer PACKETSCOPE_JOURNAL_CONNECTION or a --config file: a command line is visible to others)
+          --cors-origin ORIGIN  a web page origin (http://host:port) allowed to call the REST API from a
+                                browser (repeatable; default none)
+          --cors-allow-changes  let pages of those origins change rules without the token, from loopback only
+          --allowed-host NAME   a host name the API answers to besides its address and loopback (repeatable)
           --help                this text
 
         Single-dash forms (-iface eth0) are accepted. Environment: PACKETSCOPE_IFACE (comma-separated),
@@ -84,7 +96,8 @@ public sealed record NodeOptions
         PACKETSCOPE_MAX_FLOWS, PACKETSCOPE_NODE_NAME, PACKETSCOPE_API_TOKEN, PACKETSCOPE_CONFIG,
         PACKETSCOPE_SEEDS (comma-separated), PACKETSCOPE_CLUSTER_PORT, PACKETSCOPE_HOSTNAME,
         PACKETSCOPE_PUBLIC_HOSTNAME, PACKETSCOPE_ROLES (comma-separated), PACKETSCOPE_JOURNAL,
-        PACKETSCOPE_JOURNAL_CONNECTION.
+        PACKETSCOPE_JOURNAL_CONNECTION, PACKETSCOPE_CORS_ORIGINS (comma-separated),
+        PACKETSCOPE_CORS_ALLOW_CHANGES (true/false), PACKETSCOPE_ALLOWED_HOSTS (comma-separated).
         """;
 
     private static readonly Dictionary<string, string> s_envNames = new()
@@ -104,9 +117,15 @@ public sealed record NodeOptions
         ["PACKETSCOPE_ROLES"] = "role",
         ["PACKETSCOPE_JOURNAL"] = "journal",
         ["PACKETSCOPE_JOURNAL_CONNECTION"] = "journal-connection",
+        ["PACKETSCOPE_CORS_ORIGINS"] = "cors-origin",
+        ["PACKETSCOPE_CORS_ALLOW_CHANGES"] = "cors-allow-changes",
+        ["PACKETSCOPE_ALLOWED_HOSTS"] = "allowed-host",
     };
 
-    private static readonly HashSet<string> s_lists = ["iface", "seed", "role"];
+    private static readonly HashSet<string> s_lists = ["iface", "seed", "role", "cors-origin", "allowed-host"];
+
+    /// <summary>Options that take no value on the command line (true when given).</summary>
+    private static readonly HashSet<string> s_flags = ["cors-allow-changes"];
 
     /// <summary>Builds the options; throws <see cref="OptionsException"/> naming the option and what to do.</summary>
     public static NodeOptions Parse(IReadOnlyList<string> args, IReadOnlyDictionary<string, string?> environment, string defaultsHocon)
@@ -143,6 +162,12 @@ public sealed record NodeOptions
             Set("seed", ps.GetStringList("seeds") ?? []);
             hoconName = "roles";
             Set("role", ps.GetStringList("roles") ?? []);
+            hoconName = "cors-origins";
+            Set("cors-origin", ps.GetStringList("cors-origins") ?? []);
+            hoconName = "allowed-hosts";
+            Set("allowed-host", ps.GetStringList("allowed-hosts") ?? []);
+            hoconName = "cors-allow-changes";
+            Set("cors-allow-changes", [ps.GetBoolean("cors-allow-changes", false) ? "true" : "false"]);
             foreach (var name in new[] { "interval", "api", "xdp-mode", "data", "max-flows", "max-icmp", "flow-idle-timeout", "closed-flow-timeout", "node-name", "api-token",
                          "cluster-port", "hostname", "public-hostname", "join-timeout", "journal", "journal-connection" })
             {
@@ -200,13 +225,34 @@ public sealed record NodeOptions
                 var j => throw new OptionsException("journal", $"'{j}' is not one of sqlite, postgresql"),
             },
             JournalConnection = string.IsNullOrWhiteSpace(One("journal-connection")) ? null : One("journal-connection"),
+            CorsOrigins = values["cors-origin"].Select(ParseOrigin).Distinct().ToList(),
+            CorsAllowChanges = One("cors-allow-changes").Trim().ToLowerInvariant() switch
+            {
+                "true" or "yes" or "on" or "1" => true,
+                "false" or "no" or "off" or "0" or "" => false,
+                var b => throw new OptionsException("cors-allow-changes", $"'{b}' is not true or false"),
+            },
+            AllowedHosts = values["allowed-host"].Select(h => Host("allowed-host", h) ?? throw new OptionsException("allowed-host", "is empty"))
+                .Select(h => h.ToLowerInvariant()).Distinct().ToList(),
         };
+        if (options.CorsAllowChanges && options.CorsOrigins.Count == 0)
+            throw new OptionsException("cors-allow-changes", "needs at least one --cors-origin: it lets pages of those origins change rules");
         if (options.PublicHostname is null && System.Net.IPAddress.TryParse(options.Hostname, out var bind) &&
             (bind.Equals(IPAddress.Any) || bind.Equals(IPAddress.IPv6Any)))
             throw new OptionsException("public-hostname", $"--hostname {options.Hostname} listens on every address, but other nodes need one to dial: give it with --public-hostname");
         if (options.Journal == JournalKind.Postgresql && options.JournalConnection is null)
             throw new OptionsException("journal-connection", "--journal postgresql needs a connection string (Host=...;Database=...;Username=...)");
         return options;
+    }
+
+    /// <summary>A browser origin as it sends it: scheme://host[:port], lower case, no path; "*" is refused (list each one).</summary>
+    public static string ParseOrigin(string text)
+    {
+        var t = text.Trim().TrimEnd('/');
+        if (!Uri.TryCreate(t, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https") || uri.AbsolutePath != "/"
+            || uri.Query.Length > 0 || uri.Fragment.Length > 0 || uri.UserInfo.Length > 0 || t.Contains('*'))
+            throw new OptionsException("cors-origin", $"'{text}' is not an origin like http://127.0.0.1:5173 or https://ui.example.com (scheme, host, optional port; no path, no wildcard)");
+        return uri.GetLeftPart(UriPartial.Authority).ToLowerInvariant();
     }
 
     /// <summary>HOST:PORT of a seed node ([V6]:PORT for an IPv6 address).</summary>
@@ -241,7 +287,8 @@ public sealed record NodeOptions
     }
 
     private static readonly HashSet<string> s_valued = ["iface", "interval", "api", "xdp-mode", "data", "max-flows", "max-icmp", "node-name", "config", "flow-idle-timeout", "closed-flow-timeout", "api-token",
-        "seed", "cluster-port", "hostname", "public-hostname", "role", "join-timeout", "journal", "journal-connection"];
+        "seed", "cluster-port", "hostname", "public-hostname", "role", "join-timeout", "journal", "journal-connection",
+        "cors-origin", "cors-allow-changes", "allowed-host"];
 
     private static Dictionary<string, List<string>> ParseCommandLine(IReadOnlyList<string> args)
     {
@@ -266,6 +313,8 @@ public sealed record NodeOptions
             }
             if (!s_valued.Contains(name))
                 throw new OptionsException(name, "unknown option, see --help");
+            if (value is null && s_flags.Contains(name))
+                value = "true";
             if (value is null)
             {
                 if (i + 1 >= args.Count)

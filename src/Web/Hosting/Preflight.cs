@@ -19,7 +19,17 @@ public static class Preflight
         // Last, so that a node refused for another reason leaves no directory behind.
         try
         {
-            Directory.CreateDirectory(options.DataDirectory);
+            // The rules, the journal and the token: this user's alone (0700, files 0600), however the node was started.
+            PrivateFiles.CreateFromNowOn();
+            var existed = Directory.Exists(options.DataDirectory);
+            foreach (var file in PrivateFiles.PrepareDirectory(options.DataDirectory, ApiToken.FileName))
+                Console.WriteLine($"packetscope: {file} could be read by others: it is 0600 now");
+            // Tightened only when it holds our state (or nothing): never a shared directory such as /tmp or the current one.
+            if (OperatingSystem.IsLinux() && existed && PrivateFiles.OthersMayUse(options.DataDirectory) && IsStateDirectory(options.DataDirectory))
+            {
+                File.SetUnixFileMode(options.DataDirectory, PrivateFiles.Directory);
+                Console.WriteLine($"packetscope: the state directory {options.DataDirectory} could be entered by others: it is 0700 now");
+            }
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
         {
@@ -27,6 +37,10 @@ public static class Preflight
         }
         return null;
     }
+
+    private static bool IsStateDirectory(string path) =>
+        !Directory.EnumerateFileSystemEntries(path).Any()
+        || File.Exists(Path.Combine(path, "packetscope.db")) || File.Exists(Path.Combine(path, ApiToken.FileName));
 
     /// <summary>The cluster port is free and every seed's host resolves.</summary>
     public static string? CheckCluster(NodeOptions options)

@@ -59,12 +59,10 @@ public sealed class LiveHub(IRequiredActor<ClusterViewActor> cluster, IRequiredA
         var remote = http?.Connection.RemoteIpAddress is not { } ip || !IPAddress.IsLoopback(ip);
         if (remote && !HasToken())
             throw new HubException("a token is required from beyond loopback: pass it as access_token (see DATA/api-token)");
-        // A page whose name resolves to 127.0.0.1 (DNS rebinding) sends its own name as Host: tokenless reads only for a
-        // loopback address or localhost.
+        // A page whose name resolves to 127.0.0.1 (DNS rebinding) sends its own name as Host: tokenless reads only for the
+        // names REST answers to (loopback, the listen address, --allowed-host).
         var host = http?.Request.Host.Host ?? "";
-        var loopbackName = host.Equals("localhost", StringComparison.OrdinalIgnoreCase) ||
-                           (IPAddress.TryParse(host.Trim('[', ']'), out var hostIp) && IPAddress.IsLoopback(hostIp));
-        if (!loopbackName && !HasToken())
+        if (!WebSecurity.IsAllowedHost(host, options) && !HasToken())
             throw new HubException($"this node was reached as '{host}', not as a loopback address: the token is needed");
         // WebSockets know no CORS: any page the operator's browser opens could connect to a node on loopback and read
         // the feed. A page from another origin than the node's own dashboard needs the token.

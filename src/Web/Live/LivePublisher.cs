@@ -100,7 +100,7 @@ public sealed class LivePublisher(IHubContext<LiveHub, ILiveClient> hub, LiveSco
             ["scope"] = scope.Key,
             ["stats"] = scope.Node is null || stats.Result.Nodes.Count != 1
                 ? ClusterApi.StatsJson(stats.Result, now)
-                : JsonSerializer.SerializeToNode(stats.Result.Nodes[0], ConnectionsApi.Json),
+                : ClusterApi.NodeStatsJson(stats.Result.Nodes[0]),
         }));
         await Send(group.Flows(new JsonObject
         {

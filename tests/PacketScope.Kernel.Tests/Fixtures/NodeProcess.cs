@@ -15,11 +15,11 @@ public sealed class NodeProcess : IDisposable
     private readonly StringBuilder _output = new();
     private string? _copy;
 
-    private NodeProcess(Process process, int port)
+    private NodeProcess(Process process, int port, string host)
     {
         _process = process;
         Port = port;
-        Http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}"), Timeout = TimeSpan.FromSeconds(10) };
+        Http = new HttpClient { BaseAddress = new Uri($"http://{host}:{port}"), Timeout = TimeSpan.FromSeconds(10) };
     }
 
     public int Port { get; }
@@ -50,13 +50,14 @@ public sealed class NodeProcess : IDisposable
         }
     }
 
-    /// <summary>Starts the node with <paramref name="args"/> plus --api and --cluster-port on free loopback ports (unless given).</summary>
-    public static NodeProcess Start(IEnumerable<string> args, int? port = null, string? runAs = null)
+    /// <summary>Starts the node with <paramref name="args"/> plus --api and --cluster-port on free loopback ports (unless given);
+    /// the API on <paramref name="host"/> (another loopback address, for a test that needs a fixed port).</summary>
+    public static NodeProcess Start(IEnumerable<string> args, int? port = null, string? runAs = null, string host = "127.0.0.1")
     {
         var p = port ?? Ports.Free();
         var all = args.ToList();
         if (!all.Contains("--api"))
-            all.AddRange(["--api", $"127.0.0.1:{p}"]);
+            all.AddRange(["--api", $"{host}:{p}"]);
         if (!all.Contains("--cluster-port"))
             all.AddRange(["--cluster-port", Ports.Free().ToString(System.Globalization.CultureInfo.InvariantCulture)]);
         var psi = runAs is null ? new ProcessStartInfo("dotnet") : new ProcessStartInfo("setpriv");
@@ -81,7 +82,7 @@ public sealed class NodeProcess : IDisposable
         psi.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
         psi.Environment["DOTNET_NOLOGO"] = "1";
         var process = new Process { StartInfo = psi };
-        var node = new NodeProcess(process, p) { _copy = copy };
+        var node = new NodeProcess(process, p, host) { _copy = copy };
         process.OutputDataReceived += (_, e) => node.Append(e.Data);
         process.ErrorDataReceived += (_, e) => node.Append(e.Data);
         process.Start();

@@ -13,7 +13,7 @@ export const overview: Page = {
       <section class="panel"><h3>Nodes</h3><table id="nodes"><thead><tr><th>node</th><th>status</th><th>roles</th><th>interfaces</th><th class="n">rules in kernel</th><th>last heartbeat</th></tr></thead><tbody></tbody></table></section>
       <section class="panel"><h3>Traffic</h3><div class="grid" id="metrics"></div>
         <svg class="chart" id="chart" viewBox="0 0 ${HISTORY} 100" preserveAspectRatio="none"><polyline id="in" stroke="var(--accent)"/><polyline id="out" stroke="var(--good)"/></svg>
-        <span class="muted">packets/s over the last ${HISTORY} s: <span style="color:var(--accent)">ingress</span>, <span style="color:var(--good)">egress</span></span></section>
+        <span class="muted">packets/s over the last ${HISTORY} s: <span class="legend-in">ingress</span>, <span class="legend-out">egress</span></span></section>
       <section class="panel"><h3>Top talkers</h3><table id="top"><thead><tr><th>node</th><th>flow</th><th class="n">bytes/s</th><th class="n">bytes</th></tr></thead><tbody></tbody></table></section>`;
     const history: { in: number; out: number }[] = [];
     const off = [

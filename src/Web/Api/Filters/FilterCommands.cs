@@ -37,8 +37,20 @@ public static class FilterCommands
     {
         if (changes.ValueKind != JsonValueKind.Object)
             return Invalid(new BadRequestException("body", "must be a JSON object with the fields to change"));
-        if (changes.TryGetProperty("id", out var bodyId) && (!bodyId.TryGetInt32(out var b) || b != id))
-            return Invalid(new BadRequestException("id", $"the body's id {bodyId.GetRawText()} is not the id in the path ({id})"));
+        try
+        {
+            FilterRuleParser.CheckText(changes); // before anything reads a string of it
+        }
+        catch (BadRequestException e)
+        {
+            return Invalid(e);
+        }
+        // An id in the body (a GET's output sent back) must be this rule's: a number equal to the path's.
+        if (changes.TryGetProperty("id", out var bodyId)
+            && (bodyId.ValueKind != JsonValueKind.Number || !bodyId.TryGetInt32(out var b) || b != id))
+            return Invalid(new BadRequestException("id", bodyId.ValueKind == JsonValueKind.Number
+                ? $"the body's id {bodyId.GetRawText()} is not the id in the path ({id}); leave it out or send {id}"
+                : $"must be the rule's id as a number ({id}), or left out; got {bodyId.ValueKind.ToString().ToLowerInvariant()}"));
         for (var attempt = 1; ; attempt++)
         {
             var rules = await store.Ask<FiltersResponse>(GetFilters.Instance, s_askTimeout);

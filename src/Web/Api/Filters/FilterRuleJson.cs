@@ -51,6 +51,9 @@ public static class FilterRuleJson
         if (s.Priority is { } p)
             o["priority"] = p;
         o["expires_at"] = s.ExpiresAt;
+        o["ai_generated"] = s.Provenance?.AiGenerated ?? false;
+        o["ai_confidence"] = s.Provenance?.AiConfidence;
+        o["ai_reason"] = s.Provenance?.AiReason;
         return o;
     }
 

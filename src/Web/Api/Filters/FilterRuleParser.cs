@@ -14,8 +14,6 @@ public static class FilterRuleParser
     public const int MaxCommentLength = 256;
     public const int MaxPriority = FilterRuleSpec.MaxPriority;
 
-    private static readonly System.Text.RegularExpressions.Regex s_dottedQuad =
-        new(@"^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$");
     private static readonly string[] s_isoFormats =
         ["yyyy-MM-dd'T'HH:mm:ssK", "yyyy-MM-dd'T'HH:mm:ss.FFFFFFFK", "yyyy-MM-dd'T'HH:mmK"];
 
@@ -23,18 +21,20 @@ public static class FilterRuleParser
     [
         "rule_type", "protocol", "src_ip", "dst_ip", "src_port", "dst_port", "tcp_flags", "tcp_flags_mask",
         "icmp_type", "icmp_code", "inner_src_ip", "inner_dst_ip", "inner_protocol", "inner_src_port", "inner_dst_port",
-        "action", "enabled", "comment", "priority", "expires_at",
+        "action", "enabled", "comment", "priority", "expires_at", "ai_generated", "ai_confidence", "ai_reason",
+        "id", // the seed's add form sends one: ids are the server's, so it is ignored (PUT checks it against the path)
     ];
+
+    public const int MaxReasonLength = 1024;
 
     public static FilterRuleSpec Parse(JsonElement body, DateTimeOffset now)
     {
         if (body.ValueKind != JsonValueKind.Object)
             throw new BadRequestException("body", "must be a JSON object with the rule's fields");
+        CheckText(body);
         foreach (var p in body.EnumerateObject())
             if (!s_fields.Contains(p.Name))
-                throw new BadRequestException(p.Name, p.Name == "id"
-                    ? "ids are assigned by the server; leave it out"
-                    : $"unknown field; known: {string.Join(", ", s_fields)}");
+                throw new BadRequestException(p.Name, $"unknown field; known: {string.Join(", ", s_fields.Where(f => f != "id"))}");
 
         var ruleType = RuleType(body);
         var protocol = Protocol(body, ruleType);
@@ -101,7 +101,81 @@ public static class FilterRuleParser
 
         return new FilterRuleSpec(ruleType, protocol, src, dst, srcPort, dstPort, flags, mask, icmpType, icmpCode,
             innerSrc, innerDst, innerProtocol, innerSrcPort, innerDstPort,
-            Action(body), Bool(body, "enabled") ?? true, Comment(body), Priority(body), Expiry(body, now));
+            Action(body), Bool(body, "enabled") ?? true, Comment(body), Priority(body), Expiry(body, now), Provenance(body));
+    }
+
+    /// <summary>
+    /// Every string and field name of a body is text: a lone surrogate ("\ud800") or bytes that are not UTF-8 would
+    /// otherwise fail deep inside the JSON reader. A 400 naming the (top-level) field it is in.
+    /// </summary>
+    public static void CheckText(JsonElement body)
+    {
+        if (body.ValueKind != JsonValueKind.Object)
+            return;
+        foreach (var p in body.EnumerateObject())
+            CheckValue(p.Value, Name(p, "body"));
+    }
+
+    private static void CheckValue(JsonElement value, string field)
+    {
+        switch (value.ValueKind)
+        {
+            case JsonValueKind.String:
+                try
+                {
+                    _ = value.GetString();
+                }
+                catch (InvalidOperationException)
+                {
+                    throw new BadRequestException(field, "is not valid Unicode text: it holds a lone surrogate (such as \\ud800) or bytes that are not UTF-8");
+                }
+                break;
+            case JsonValueKind.Array:
+                foreach (var item in value.EnumerateArray())
+                    CheckValue(item, field);
+                break;
+            case JsonValueKind.Object:
+                foreach (var p in value.EnumerateObject())
+                    CheckValue(p.Value, Name(p, field));
+                break;
+        }
+    }
+
+    private static string Name(JsonProperty p, string field)
+    {
+        string name;
+        try
+        {
+            name = p.Name;
+        }
+        catch (InvalidOperationException)
+        {
+            throw new BadRequestException(field, "has a field name that is not valid Unicode text (a lone surrogate or bytes that are not UTF-8)");
+        }
+        return field == "body" ? name : field;
+    }
+
+    /// <summary>The seed's AI fields: null when the rule was written by hand (ai_generated false, or absent with nothing else said).</summary>
+    private static FilterProvenance? Provenance(JsonElement body)
+    {
+        var generated = Bool(body, "ai_generated");
+        double? confidence = null;
+        if (body.TryGetProperty("ai_confidence", out var c) && c.ValueKind != JsonValueKind.Null)
+        {
+            if (c.ValueKind != JsonValueKind.Number || !c.TryGetDouble(out var d) || !double.IsFinite(d) || d is < 0 or > 1)
+                throw new BadRequestException("ai_confidence", $"{c.GetRawText()} is not a number from 0 to 1");
+            confidence = d;
+        }
+        var reason = String(body, "ai_reason");
+        if (reason is { Length: > MaxReasonLength })
+            throw new BadRequestException("ai_reason", $"is {reason.Length} characters; at most {MaxReasonLength}");
+        if (reason is not null && reason.Any(ch => char.IsControl(ch) && ch is not ('\n' or '\t')))
+            throw new BadRequestException("ai_reason", "contains control characters (other than new lines and tabs)");
+        if (reason?.Length == 0)
+            reason = null;
+        if (generated == false)
+            return null; // by hand, whatever else is said (a PUT of ai_generated false clears what a generator left)
+        return generated == true || confidence is not null || reason is not null ? new FilterProvenance(true, confidence, reason) : null;
     }
 
     public static bool IsIcmpError(byte protocol, byte type) =>
@@ -155,7 +229,7 @@ public static class FilterRuleParser
         "udp" => 17,
         "icmp" => 1,
         "icmpv6" or "ipv6-icmp" => 58,
-        var t when byte.TryParse(t, NumberStyles.None, CultureInfo.InvariantCulture, out var n) => n,
+        var t when AddressParser.TryWholeNumber(t, out var n) && n <= 255 => (byte)n,
         _ => throw new BadRequestException(field, $"'{text}' is not tcp, udp, icmp, icmpv6 or a protocol number 0-255"),
     };
 
@@ -164,22 +238,8 @@ public static class FilterRuleParser
         var text = String(body, field);
         if (text is null || text.Length == 0 || text.Equals("any", StringComparison.OrdinalIgnoreCase))
             return null;
-        var slash = text.IndexOf('/');
-        var addressText = slash < 0 ? text : text[..slash];
-        // Strict forms only: IPAddress.TryParse also reads "10" as 0.0.0.10 and "010.0.0.1" as octal.
-        var dottedQuad = !addressText.Contains(':') && s_dottedQuad.IsMatch(addressText);
-        if (!IPAddress.TryParse(addressText, out var address) || addressText.Contains('%')
-            || (!addressText.Contains(':') && !dottedQuad))
-            throw new BadRequestException(field, $"'{text}' is not an IPv4/IPv6 address or CIDR prefix (e.g. 10.0.0.0/8, fd00::/64, or \"any\")");
-        if (address.IsIPv4MappedToIPv6)
-            throw new BadRequestException(field, $"'{text}' is an IPv4-mapped IPv6 address, which IPv4 packets never carry; write the IPv4 address");
-        var ipv6 = address.AddressFamily == AddressFamily.InterNetworkV6;
-        var max = ipv6 ? 128 : 32;
-        var prefix = max;
-        if (slash >= 0 && (!int.TryParse(text[(slash + 1)..], NumberStyles.None, CultureInfo.InvariantCulture, out prefix) || prefix > max))
-            throw new BadRequestException(field, $"'{text}' has a bad prefix length; {(ipv6 ? "IPv6" : "IPv4")} allows /0 to /{max}");
-        var network = new IPNetwork(address, prefix); // host bits are cleared: 10.1.2.3/8 means 10.0.0.0/8
-        return new AddressMatch(network.BaseAddress.ToString(), prefix, ipv6);
+        var (network, ipv6) = AddressParser.Parse(text, field);
+        return new AddressMatch(network.BaseAddress.ToString(), network.PrefixLength, ipv6);
     }
 
     private static PortRange? Port(JsonElement body, string field)
@@ -200,13 +260,12 @@ public static class FilterRuleParser
             bool ok;
             if (dash < 0)
             {
-                ok = int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out from);
+                ok = AddressParser.TryWholeNumber(text, out from);
                 to = from;
             }
             else
             {
-                ok = int.TryParse(text[..dash], NumberStyles.None, CultureInfo.InvariantCulture, out from)
-                     & int.TryParse(text[(dash + 1)..], NumberStyles.None, CultureInfo.InvariantCulture, out to);
+                ok = AddressParser.TryWholeNumber(text[..dash], out from) & AddressParser.TryWholeNumber(text[(dash + 1)..], out to);
             }
             if (!ok || from is < 0 or > 65535 || to is < 0 or > 65535)
                 throw new BadRequestException(field, $"'{text}' is not a port (1-65535) or a range like \"1000-2000\"");
