@@ -2,7 +2,8 @@
 // kernel classifies by it, for clusters of 3 and 5 real node processes on loopback (each attached
 // to its own veth), as a ratio to a one-node cluster measured in the same invocation. (2) The
 // cluster-wide connection query with 100,000 flows in every node's kernel table (written into the
-// running nodes' maps), as a ratio to the same query answered by the asked node alone.
+// running nodes' maps), as a ratio to the same query answered by the asked node alone. (3) Rejoin after kill -9
+// (ClusterRejoinBench.cs).
 using System.Diagnostics;
 using System.Globalization;
 using System.Net;
@@ -14,7 +15,7 @@ using PacketScope.Testing;
 
 namespace PacketScope.Bench;
 
-internal static class ClusterBench
+internal static partial class ClusterBench
 {
     private const string Token = "bench-cluster-token-0123456789abcdef";
 
@@ -22,10 +23,13 @@ internal static class ClusterBench
 
     public static void Run(Options options)
     {
-        if (options.Runs("propagation", "propagation", "query"))
+        string[] parts = ["propagation", "query", "rejoin"];
+        if (options.Runs("propagation", parts))
             RunPropagation(options);
-        if (options.Runs("query", "propagation", "query"))
+        if (options.Runs("query", parts))
             RunQuery(options);
+        if (options.Runs("rejoin", parts))
+            RunRejoin(options);
     }
 
     private static void RunPropagation(Options options)
@@ -53,7 +57,8 @@ internal static class ClusterBench
         Console.WriteLine($"Verdict: rule propagation p99 {Ms(worst)} at up to {sizes.DefaultIfEmpty(1).Max()} nodes (target < {Fmt.F(target, 0)} ms: {(worst < target ? "MET" : "MISSED")}).");
     }
 
-    private sealed record Node(Child Process, HttpClient Http, string Data);
+    /// <summary>A running node and its command line (a restart at the same address reuses it).</summary>
+    private sealed record Node(Child Process, HttpClient Http, string Data, string[] Args);
 
     /// <summary>Starts <paramref name="count"/> nodes, each on its own veth, the first forming the cluster; all healthy.</summary>
     private static void StartCluster(int count, uint maxFlows, List<Veth> veths, List<Node> nodes)
@@ -72,15 +77,20 @@ internal static class ClusterBench
             };
             if (i > 0)
                 args.AddRange(["--seed", $"127.0.0.1:{clusterPorts[0]}"]);
-            var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{api}"), Timeout = TimeSpan.FromSeconds(30) };
-            http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", Token);
-            nodes.Add(new Node(Child.StartNode([.. args]), http, data));
+            nodes.Add(new Node(Child.StartNode([.. args]), Client(api), data, [.. args]));
             if (i == 0)
-                NodeHttp.WaitHealthy(nodes[0].Process, http, TimeSpan.FromSeconds(90)); // the first node forms the cluster before the others join it
+                NodeHttp.WaitHealthy(nodes[0].Process, nodes[0].Http, TimeSpan.FromSeconds(90)); // the first node forms the cluster before the others join it
         }
         foreach (var n in nodes)
             NodeHttp.WaitHealthy(n.Process, n.Http, TimeSpan.FromSeconds(90));
         Console.Error.WriteLine($"cluster: {count} node(s) ready");
+    }
+
+    private static HttpClient Client(int apiPort)
+    {
+        var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{apiPort}"), Timeout = TimeSpan.FromSeconds(30) };
+        http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", Token);
+        return http;
     }
 
     private static void StopCluster(List<Veth> veths, List<Node> nodes)

@@ -18,9 +18,10 @@ if (command is "help" or "--help" or "-h")
                        apply: --apply-rules 10000 --reps 20 --cold-runs 3
           flow-read    --flows 1000000 --chunk 4096 --poll-ms 10 --runs 3 --gc node|server|workstation
           idle-rss     --idle-seconds 5 --gc node|server|workstation (of the noop baseline)
-          cluster      --part all|propagation|query
+          cluster      --part all|propagation|query|rejoin
                        propagation: --nodes 3,5 --changes 60 --target-ms 500
                        query: --query-nodes 3 --query-flows 100000 --query-rounds 30
+                       rejoin: --rejoin-nodes 3,5 --rejoin-rounds 10 --rejoin-target-s 5
           dashboard    --samples 15 --flows 50000 --frame-seconds 10   (Chromium at /usr/bin/chromium)
         """);
     return 0;

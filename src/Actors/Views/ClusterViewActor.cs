@@ -30,8 +30,11 @@ public sealed class ClusterViewActor : ReceiveActor, IWithTimers
         public static readonly Poll Instance = new();
     }
 
-    /// <summary>An answer from the member at Address (Info set when it was a NodeInfo), or none (Info null, Failed).</summary>
-    private sealed record Heard(Address Address, DateTimeOffset At, NodeInfo? Info, bool Failed = false);
+    /// <summary>
+    /// An answer from the member at Address (Info set when it was a NodeInfo), or none (Info null, Failed); Polled: the
+    /// incarnation a NodeInfo poll was for.
+    /// </summary>
+    private sealed record Heard(Address Address, DateTimeOffset At, NodeInfo? Info, bool Failed = false, UniqueAddress? Polled = null);
 
     private sealed class Known
     {
@@ -52,7 +55,8 @@ public sealed class ClusterViewActor : ReceiveActor, IWithTimers
     private readonly Cluster _cluster = Cluster.Get(Context.System);
     private readonly Dictionary<Address, Known> _known = new();
     private readonly Dictionary<Address, Gone> _gone = new();
-    private readonly HashSet<Address> _polling = new();
+    // By incarnation: a poll of a killed node's old incarnation, waiting out its timeout, must not hold back the new one's.
+    private readonly HashSet<UniqueAddress> _polling = new();
 
     public ITimerScheduler Timers { get; set; } = null!;
 
@@ -75,7 +79,7 @@ public sealed class ClusterViewActor : ReceiveActor, IWithTimers
         Receive<ClusterEvent.IMemberEvent>(e =>
         {
             _gone.Remove(e.Member.Address); // back at the same address
-            AskInfo(e.Member.Address); // a new member is named in queries at once, not a poll later
+            AskInfo(e.Member.UniqueAddress); // a new member is named in queries at once, not a poll later
         });
         Receive<GetClusterDirectory>(_ => Sender.Tell(Directory()));
         Receive<GetClusterMembers>(_ => Sender.Tell(Members()));
@@ -158,28 +162,31 @@ public sealed class ClusterViewActor : ReceiveActor, IWithTimers
                 _gone.Remove(address);
         foreach (var m in _cluster.State.Members)
             if (m.Status != MemberStatus.Removed)
-                AskInfo(m.Address);
+                AskInfo(m.UniqueAddress);
     }
 
-    private void AskInfo(Address address)
+    private void AskInfo(UniqueAddress member)
     {
-        if (!_polling.Add(address))
+        if (!_polling.Add(member))
             return; // still waiting for the last one: an unreachable member must not pile up asks
+        var address = member.Address;
         var info = address == _cluster.SelfAddress
             ? OwnInfo()
             : Context.ActorSelection(new RootActorPath(address) / "user" / Name).Ask<NodeInfo>(GetNodeInfo.Instance, _settings.AskTimeout);
         info.ContinueWith(t => t.IsCompletedSuccessfully
-                ? new Heard(address, DateTimeOffset.UtcNow, t.Result)
-                : new Heard(address, DateTimeOffset.UtcNow, null, Failed: true), TaskContinuationOptions.ExecuteSynchronously)
+                ? new Heard(address, DateTimeOffset.UtcNow, t.Result, Polled: member)
+                : new Heard(address, DateTimeOffset.UtcNow, null, Failed: true, Polled: member), TaskContinuationOptions.ExecuteSynchronously)
             .PipeTo(Self);
     }
 
     private void OnHeard(Heard heard)
     {
-        if (heard.Info is not null || heard.Failed)
-            _polling.Remove(heard.Address);
+        if (heard.Polled is not null)
+            _polling.Remove(heard.Polled);
         if (heard.Failed || !IsMember(heard.Address))
             return;
+        if (heard.Polled is not null && !_cluster.State.Members.Any(m => m.UniqueAddress.Equals(heard.Polled)))
+            return; // asked of an incarnation no longer a member: what answered at that address may be the new one, asked itself
         if (!_known.TryGetValue(heard.Address, out var known))
             _known[heard.Address] = known = new Known();
         known.LastHeartbeat = heard.At;

@@ -97,6 +97,33 @@ public sealed class ClusterNodes : IDisposable
         return (response.StatusCode, text.Length == 0 ? default : JsonDocument.Parse(text).RootElement.Clone(), response.Headers);
     }
 
+    /// <summary>
+    /// From a seed's log: how long after it first turned away a new incarnation of the node at <paramref name="clusterPort"/>
+    /// (downing the old one) it let that node join; null if it never turned it away (the old one was already removed).
+    /// </summary>
+    public static TimeSpan? RejoinDelay(string seedOutput, int clusterPort)
+    {
+        var address = $"akka.tcp://packetscope@127.0.0.1:{clusterPort.ToString(CultureInfo.InvariantCulture)}";
+        DateTime? refused = null;
+        foreach (var line in seedOutput.Split('\n'))
+        {
+            if (refused is null && line.Contains($"New incarnation of existing member [UniqueAddress: ({address},", StringComparison.Ordinal))
+                refused = AkkaTime(line);
+            else if (refused is not null && line.Contains($"Node [{address}] is JOINING", StringComparison.Ordinal))
+                return AkkaTime(line) - refused.Value;
+        }
+        Assert.True(refused is null, $"the seed turned away {address} and never let it join:\n{seedOutput}");
+        return null;
+    }
+
+    /// <summary>The timestamp Akka's log puts on a line: [INFO][12/04/2026 03:16:56.031Z].</summary>
+    private static DateTime AkkaTime(string line)
+    {
+        var m = System.Text.RegularExpressions.Regex.Match(line, @"\]\[(\d\d/\d\d/\d{4} \d\d:\d\d:\d\d\.\d+)Z\]");
+        Assert.True(m.Success, $"no Akka timestamp in: {line}");
+        return DateTime.ParseExact(m.Groups[1].Value, "MM/dd/yyyy HH:mm:ss.FFFFFFF", CultureInfo.InvariantCulture);
+    }
+
     /// <summary>The rule-set version node's kernel classifies by (from /api/health; -1: none yet).</summary>
     public static long AppliedVersion(NodeProcess node)
     {
