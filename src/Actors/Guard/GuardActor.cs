@@ -1,7 +1,8 @@
-// One per node: follows the rule store (its answer at start, then every FilterRuleSetChanged, and a poll
-// that catches up on changes a node missed while unreachable), compiles the enabled rules into a kernel
-// image and hands it to the interfaces. Bursts of changes compile once. Tells a new rule store which
-// rule set it holds.
+// One per node: follows the rule store (its answer at start, then a pull whenever the store says it moved
+// on, and a poll that catches up on changes a node missed while unreachable), compiles the enabled rules
+// into a kernel image and hands it to the interfaces. One pull is in flight at a time and only the newest
+// set held is compiled, so a burst of changes costs a pull and a compile per round trip, not per change.
+// Tells a new rule store which rule set it holds.
 using Akka.Actor;
 using Akka.Cluster.Tools.PublishSubscribe;
 using Akka.Event;
@@ -30,6 +31,9 @@ public sealed class GuardActor : ReceiveActor, IWithTimers
     /// <summary>How often a node asks the store whether it missed a change (pub-sub delivers at most once).</summary>
     public static readonly TimeSpan PollInterval = TimeSpan.FromSeconds(3);
 
+    /// <summary>A pull not answered within this is taken as lost (the store moved): the next news pulls again.</summary>
+    private static readonly TimeSpan PullTimeout = TimeSpan.FromSeconds(1);
+
     private readonly IActorRef _store;
     private readonly GuardState _state;
     private readonly IActorRef? _mediator;
@@ -38,6 +42,8 @@ public sealed class GuardActor : ReceiveActor, IWithTimers
     private bool _compileQueued;
     private long _compiled = -1;
     private bool _answered;
+    private long _pulledAt; // Environment.TickCount64 of the pull in flight; 0: none
+    private long _newest = -1; // the newest version the store said it has
 
     /// <param name="mediator">Distributed pub-sub, to follow the store's topic; null: the local event stream.</param>
     public GuardActor(IActorRef store, GuardState state, IActorRef? mediator = null)
@@ -50,11 +56,16 @@ public sealed class GuardActor : ReceiveActor, IWithTimers
         Receive<AskStore>(_ => _store.Tell(new GetFiltersSince(_held?.Version ?? -1)));
         Receive<FiltersResponse>(r =>
         {
-            Answered();
             Changed(new FilterRuleSetChanged(r.Version, r.Rules, r.NextId));
+            Answered();
         });
         Receive<FiltersUpToDate>(_ => Answered());
-        Receive<FilterRuleSetChanged>(Changed);
+        Receive<FilterRuleSetAdvanced>(a =>
+        {
+            _newest = Math.Max(_newest, a.Version);
+            PullIfBehind();
+        });
+        Receive<FilterRuleSetChanged>(Changed); // a whole set, told directly (tests; a store of an older release)
         Receive<GetHeldRuleSet>(_ => Sender.Tell(_held ?? new FilterRuleSetChanged(-1, [], 1)));
         Receive<SubscribeAck>(_ => { });
         Receive<Compile>(_ => CompilePending());
@@ -75,8 +86,20 @@ public sealed class GuardActor : ReceiveActor, IWithTimers
         Timers.StartPeriodicTimer(AskStore.Instance, AskStore.Instance, TimeSpan.FromSeconds(1));
     }
 
+    // What arrives while a pull is in flight waits for its answer: that answer, or the next pull, brings the newest.
+    private void PullIfBehind()
+    {
+        var held = _held?.Version ?? -1;
+        if (_newest <= held || _pulledAt != 0 && Environment.TickCount64 - _pulledAt < PullTimeout.TotalMilliseconds)
+            return;
+        _pulledAt = Environment.TickCount64;
+        _store.Tell(new GetFiltersSince(held));
+    }
+
     private void Answered()
     {
+        _pulledAt = 0;
+        PullIfBehind();
         if (_answered)
             return;
         _answered = true;
