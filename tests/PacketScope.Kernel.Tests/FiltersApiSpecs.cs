@@ -171,6 +171,21 @@ public sealed class FiltersApiSpecs : IDisposable
             var ids = new int[adds];
             var next = -1;
             long newest = 0;
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+            var acks = new System.Collections.Concurrent.ConcurrentBag<(double At, long Version)>();
+            var samples = new System.Collections.Concurrent.ConcurrentQueue<(double At, long Applied)>();
+            using var stop = new CancellationTokenSource();
+            var sampler = Task.Run(async () =>
+            {
+                while (!stop.IsCancellationRequested)
+                {
+                    using var response = await node.Http.GetAsync("/api/health"); // 503 while a new set is on its way in
+                    var health = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement;
+                    samples.Enqueue((clock.Elapsed.TotalMilliseconds,
+                        health.GetProperty("filters").GetProperty("applied").EnumerateObject().Select(p => p.Value.GetInt64()).Min()));
+                    await Task.Delay(10);
+                }
+            });
             var clients = Enumerable.Range(0, 8).Select(_ => Task.Run(async () =>
             {
                 int i;
@@ -193,6 +208,7 @@ public sealed class FiltersApiSpecs : IDisposable
                     ids[i] = body.GetProperty("id").GetInt32();
                     Assert.True(acknowledged.TryAdd(ids[i], source));
                     var version = long.Parse(response.Headers.GetValues("X-Rule-Set-Version").Single());
+                    acks.Add((clock.Elapsed.TotalMilliseconds, version));
                     long seen;
                     while ((seen = Interlocked.Read(ref newest)) < version && Interlocked.CompareExchange(ref newest, version, seen) != seen)
                     {
@@ -214,6 +230,12 @@ public sealed class FiltersApiSpecs : IDisposable
             await WaitApplied(node);
             var took = DateTime.UtcNow - answered;
             Assert.True(took < TimeSpan.FromSeconds(3), $"the kernel reached the store's version {took.TotalMilliseconds:F0} ms after the last answer");
+            // And it stayed close all along: every acknowledged change was in the kernel soon after its answer.
+            Shell.WaitFor(() => samples.LastOrDefault().Applied, a => a >= Interlocked.Read(ref newest), "a health sample with the newest version");
+            stop.Cancel();
+            await sampler;
+            var lags = acks.Select(a => samples.First(s => s.At >= a.At && s.Applied >= a.Version).At - a.At).ToList();
+            Assert.True(lags.Max() < 3_000, $"a change reached the kernel {lags.Max():F0} ms after its answer (median {lags.Order().ElementAt(lags.Count / 2):F0} ms)");
             using var list = await node.Http.GetAsync("/api/filters");
             Assert.True(long.Parse(list.Headers.GetValues("X-Rule-Set-Applied").Single()) >= Interlocked.Read(ref newest));
         }
