@@ -176,15 +176,19 @@ public sealed class FilterStoreActorSpecs : TestKit
     }
 
     [Fact]
-    public void Should_let_a_read_see_a_change_only_once_it_is_durable()
+    public void Should_let_a_read_or_a_refusal_see_a_change_only_once_it_is_durable()
     {
         var store = Sys.ActorOf(FilterStoreActor.Props($"filters-{Guid.NewGuid():N}"));
         List(store); // recovered
         store.Tell(new AddFilter(Rule(23)));
         store.Tell(GetFilters.Instance);
+        store.Tell(new AddFilter(Rule(23) with { Comment = "again" }));
         store.Tell(new GetFiltersSince(0));
-        // Answered in this order: the reads waited for the write (a read answered at once would come first).
+        // Answered in this order: what depends on the add waited for its write (answered at once, it would come first).
         var added = ExpectMsg<FilterCommandResult>();
+        Assert.True(added.Ok);
+        var duplicate = ExpectMsg<FilterCommandResult>();
+        Assert.Equal((false, 1), (duplicate.Ok, duplicate.Rule!.Id));
         Assert.Equal(1, Assert.Single(ExpectMsg<FiltersResponse>().Rules).Id);
         Assert.Equal(added.Version, ExpectMsg<FiltersResponse>().Version);
     }

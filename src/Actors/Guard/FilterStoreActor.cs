@@ -1,7 +1,7 @@
 // The rule store: validated rules in, events persisted (Akka.Persistence), the rule set versioned.
 // One persistent actor with one persistence id; in a cluster it runs as a singleton. Changes that arrive
 // together are validated one by one against the state the earlier ones made, persisted as one batch (one
-// journal write instead of one per change), and acknowledged only once persisted; reads wait for the batch.
+// journal write instead of one per change), and acknowledged only once persisted; reads and refusals wait for the batch.
 // After each batch only the new version is published: every node's GuardActor pulls the set when it is behind. With per-node journals (SQLite), a store that starts on a node
 // adopts the rule set the live members hold when it differs from its own journal's: the members follow
 // the store that ran last, while this node's journal may be older, or hold changes made on the losing
@@ -51,6 +51,7 @@ public sealed class FilterStoreActor : ReceivePersistentActor, IWithTimers
     private int? _maxPriority; // null: to be found again (the rule that had it left)
     private FiltersResponse? _snapshot; // the sorted set of _version, built once per version
     private readonly List<Staged> _staged = new();
+    private readonly List<(IActorRef To, FilterCommandResult Result)> _afterBatch = new();
     private bool _flushQueued;
     private readonly Func<DateTimeOffset> _clock;
     private readonly ILoggingAdapter _log = Context.GetLogger();
@@ -108,12 +109,12 @@ public sealed class FilterStoreActor : ReceivePersistentActor, IWithTimers
         {
             if (Conflict(c.Spec, exceptId: null) is { } error)
             {
-                Sender.Tell(error);
+                Answer(error);
                 return;
             }
             if (c.Spec.Enabled && TooMany(exceptId: null) is { } full)
             {
-                Sender.Tell(full);
+                Answer(full);
                 return;
             }
             var now = _clock();
@@ -124,23 +125,23 @@ public sealed class FilterStoreActor : ReceivePersistentActor, IWithTimers
         {
             if (!_rules.TryGetValue(c.Id, out var old))
             {
-                Sender.Tell(NotFound(c.Id));
+                Answer(NotFound(c.Id));
                 return;
             }
             if (c.IfUpdatedAt is { } read && read != old.UpdatedAt)
             {
-                Sender.Tell(new FilterCommandResult(false, old, _version,
+                Answer(new FilterCommandResult(false, old, _version,
                     $"filter rule {c.Id} changed after this request read it; read it again and retry", "rule", Stale: true));
                 return;
             }
             if (Conflict(c.Spec, exceptId: c.Id) is { } error)
             {
-                Sender.Tell(error);
+                Answer(error);
                 return;
             }
             if (c.Spec.Enabled && !old.Spec.Enabled && TooMany(exceptId: c.Id) is { } full)
             {
-                Sender.Tell(full);
+                Answer(full);
                 return;
             }
             var rule = old with { Priority = c.Spec.Priority ?? old.Priority, Spec = c.Spec, UpdatedAt = _clock() };
@@ -150,17 +151,17 @@ public sealed class FilterStoreActor : ReceivePersistentActor, IWithTimers
         {
             if (!_rules.TryGetValue(c.Id, out var old))
             {
-                Sender.Tell(NotFound(c.Id));
+                Answer(NotFound(c.Id));
                 return;
             }
             if (old.Spec.Enabled == c.Enabled)
             {
-                Sender.Tell(new FilterCommandResult(true, old, _version)); // already so: nothing to persist
+                Answer(new FilterCommandResult(true, old, _version)); // already so: nothing to persist
                 return;
             }
             if (c.Enabled && TooMany(exceptId: c.Id) is { } full)
             {
-                Sender.Tell(full);
+                Answer(full);
                 return;
             }
             var rule = old with { Spec = old.Spec with { Enabled = c.Enabled }, UpdatedAt = _clock() };
@@ -170,7 +171,7 @@ public sealed class FilterStoreActor : ReceivePersistentActor, IWithTimers
         {
             if (!_rules.TryGetValue(c.Id, out var old))
             {
-                Sender.Tell(NotFound(c.Id));
+                Answer(NotFound(c.Id));
                 return;
             }
             Stage(new FilterRemoved(c.Id, _clock()), Sender, old);
@@ -273,13 +274,25 @@ public sealed class FilterStoreActor : ReceivePersistentActor, IWithTimers
         Self.Tell(Flush.Instance); // behind what is queued now: all of it goes into this batch
     }
 
+    // A refusal or a no-op answers from the state, which may hold staged changes (a duplicate of a rule just added):
+    // it waits for them to be durable too, and is told after them.
+    private void Answer(FilterCommandResult result)
+    {
+        if (_staged.Count == 0)
+            Sender.Tell(result);
+        else
+            _afterBatch.Add((Sender, result));
+    }
+
     private void FlushStaged()
     {
         _flushQueued = false;
         if (_staged.Count == 0)
             return;
         var batch = _staged.ToList();
+        var answers = _afterBatch.ToList();
         _staged.Clear();
+        _afterBatch.Clear();
         var done = 0;
         // Commands that arrive meanwhile wait (PersistAll stashes them) and become the next batch.
         PersistAll(batch.Select(b => b.Event), _ =>
@@ -290,6 +303,8 @@ public sealed class FilterStoreActor : ReceivePersistentActor, IWithTimers
             staged.ReplyTo?.Tell(new FilterCommandResult(true, staged.Rule, staged.Version));
             if (done < batch.Count)
                 return;
+            foreach (var (to, result) in answers)
+                to.Tell(result);
             PublishChange();
             Stash.UnstashAll(); // the reads that waited for this batch
         });
