@@ -1,11 +1,12 @@
 // The rule store: validated rules in, events persisted (Akka.Persistence), the rule set versioned.
 // One persistent actor with one persistence id; in a cluster it runs as a singleton. Changes that arrive
 // together are validated one by one against the state the earlier ones made, persisted as one batch (one
-// journal write instead of one per change), and acknowledged only once persisted; reads and refusals wait for the batch.
-// After each batch only the new version is published: every node's GuardActor pulls the set when it is behind. With per-node journals (SQLite), a store that starts on a node
-// adopts the rule set the live members hold when it differs from its own journal's: the members follow
-// the store that ran last, while this node's journal may be older, or hold changes made on the losing
-// side of a partition. With a shared journal (PostgreSQL) the journal is the truth and nothing is adopted.
+// journal write instead of one per change) and answered only once persisted; reads and refusals wait for
+// the batch too. After each batch only the new version is published: every node's GuardActor pulls the set
+// when it is behind. With per-node journals (SQLite), a store that starts on a node adopts the rule set
+// the live members hold when it differs from its own journal's: the members follow the store that ran
+// last, while this node's journal may be older, or hold changes made on the losing side of a partition.
+// With a shared journal (PostgreSQL) the journal is the truth and nothing is adopted.
 using Akka.Actor;
 using Akka.Cluster;
 using Akka.Cluster.Tools.PublishSubscribe;
