@@ -51,10 +51,12 @@ internal static class FilterRateBench
 
     public static void Run(Options options)
     {
-        if (options.Runs("rate", "rate", "apply"))
+        if (options.Runs("rate", "rate", "apply", "burst"))
             RunRate(options);
-        if (options.Runs("apply", "rate", "apply"))
+        if (options.Runs("apply", "rate", "apply", "burst"))
             RunApply(options);
+        if (options.Runs("burst", "rate", "apply", "burst"))
+            FilterBurstBench.Run(options);
     }
 
     // ---------------------------------------------------------------- rules

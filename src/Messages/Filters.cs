@@ -100,7 +100,14 @@ public sealed record FilterCommandResult(bool Ok, FilterRule? Rule, long Version
     bool Stale = false) : IPacketScopeMessage;
 
 /// <summary>
-/// Published by the rule store after every change, and once after recovery: every stored rule, enabled or not,
-/// and the id the next new rule gets (ids are never reused, so a store that adopts this set goes on from there).
+/// A rule set at a version: every stored rule, enabled or not, and the id the next new rule gets (ids are never
+/// reused, so a store that adopts this set goes on from there). What a GuardActor holds and tells a new store.
 /// </summary>
 public sealed record FilterRuleSetChanged(long Version, IReadOnlyList<FilterRule> Rules, int NextId = 1) : IPacketScopeMessage;
+
+/// <summary>
+/// Published by the rule store once its changes are persisted (one per batch of changes), and once after recovery:
+/// only the version, so a burst of changes costs no copy of the whole set per change. A node that holds an older
+/// set pulls the newest with <see cref="GetFiltersSince"/>, one pull at a time, so whatever arrives meanwhile is coalesced.
+/// </summary>
+public sealed record FilterRuleSetAdvanced(long Version) : IPacketScopeMessage;

@@ -102,32 +102,95 @@ public sealed class FilterStoreActorSpecs : TestKit
         var store = Sys.ActorOf(FilterStoreActor.Props($"filters-{Guid.NewGuid():N}", () => new DateTimeOffset(Interlocked.Read(ref ticks), TimeSpan.Zero)));
         Ask(store, new AddFilter(Rule(23, expires: now.AddMinutes(5))));
         Ask(store, new AddFilter(Rule(24)));
-        Sys.EventStream.Subscribe(TestActor, typeof(FilterRuleSetChanged));
+        var before = List(store).Version;
+        Sys.EventStream.Subscribe(TestActor, typeof(FilterRuleSetAdvanced));
         Interlocked.Exchange(ref ticks, now.AddMinutes(6).UtcTicks);
         AwaitAssert(() => Assert.Equal([2], List(store).Rules.Select(r => r.Id)), TimeSpan.FromSeconds(5), TimeSpan.FromMilliseconds(200));
         // The kernel follows: the expiry is published like any change.
-        FishForMessage<FilterRuleSetChanged>(c => c.Rules.Select(r => r.Id).SequenceEqual([2]), TimeSpan.FromSeconds(5));
+        FishForMessage<FilterRuleSetAdvanced>(c => c.Version > before, TimeSpan.FromSeconds(5));
     }
 
     [Fact]
-    public void Should_publish_the_whole_rule_set_after_recovery_and_after_every_change()
+    public void Should_publish_the_version_after_recovery_and_after_every_change()
     {
-        Sys.EventStream.Subscribe(TestActor, typeof(FilterRuleSetChanged));
+        Sys.EventStream.Subscribe(TestActor, typeof(FilterRuleSetAdvanced));
         var store = Sys.ActorOf(FilterStoreActor.Props($"filters-{Guid.NewGuid():N}"));
-        var recovered = ExpectMsg<FilterRuleSetChanged>(TimeSpan.FromSeconds(20)); // the first use creates the journal tables
-        Assert.Empty(recovered.Rules);
+        var recovered = ExpectMsg<FilterRuleSetAdvanced>(TimeSpan.FromSeconds(20)); // the first use creates the journal tables
+        Assert.Equal(0, recovered.Version);
 
-        Ask(store, new AddFilter(Rule(23)));
-        var added = ExpectMsg<FilterRuleSetChanged>();
-        Assert.Equal(23, Assert.Single(added.Rules).Spec.DstPort!.From);
+        var added = Ask(store, new AddFilter(Rule(23)));
+        Assert.Equal(added.Version, ExpectMsg<FilterRuleSetAdvanced>().Version);
         Assert.True(added.Version > recovered.Version);
 
-        Ask(store, new SetFilterEnabled(1, false));
-        Assert.False(Assert.Single(ExpectMsg<FilterRuleSetChanged>().Rules).Spec.Enabled);
-        Ask(store, new RemoveFilter(1));
-        Assert.Empty(ExpectMsg<FilterRuleSetChanged>().Rules);
+        Assert.Equal(Ask(store, new SetFilterEnabled(1, false)).Version, ExpectMsg<FilterRuleSetAdvanced>().Version);
+        Assert.Equal(Ask(store, new RemoveFilter(1)).Version, ExpectMsg<FilterRuleSetAdvanced>().Version);
         Ask(store, new RemoveFilter(1)); // refused: nothing changed, nothing published
         ExpectNoMsg(TimeSpan.FromMilliseconds(200));
+    }
+
+    [Fact]
+    public async Task Should_write_a_burst_of_concurrent_changes_in_batches_answering_each_exactly_once_it_is_durable()
+    {
+        var id = $"filters-{Guid.NewGuid():N}";
+        Sys.EventStream.Subscribe(TestActor, typeof(FilterRuleSetAdvanced));
+        // Sent while the store recovers (creating the journal's tables), so they queue up as a burst does.
+        var store = Sys.ActorOf(FilterStoreActor.Props(id, maxEnabled: 1_500));
+        var adds = Enumerable.Range(0, 2_000)
+            .Select(i => store.Ask<FilterCommandResult>(new AddFilter(i % 10 == 9 ? Rule(1 + i / 10 * 10) with { Comment = "again" } : Rule(1 + i)),
+                TimeSpan.FromSeconds(30)))
+            .ToList();
+        var results = await Task.WhenAll(adds);
+
+        // Exactly as one by one: ids and versions in arrival order, every tenth a duplicate of the one nine before,
+        // refused from where the limit falls.
+        var held = new Dictionary<int, int>(); // port -> id
+        for (var i = 0; i < results.Length; i++)
+        {
+            var port = i % 10 == 9 ? 1 + i / 10 * 10 : 1 + i;
+            var r = results[i];
+            if (held.TryGetValue(port, out var first))
+                Assert.Equal((false, $"duplicate of filter rule {first}, which matches the same packets"), (r.Ok, r.Error));
+            else if (held.Count == 1_500)
+                Assert.Equal((false, "enabled"), (r.Ok, r.Field));
+            else
+            {
+                held[port] = held.Count + 1;
+                Assert.Equal((true, held.Count, held.Count * 10, (long)held.Count), (r.Ok, r.Rule!.Id, r.Rule.Priority, r.Version));
+            }
+        }
+        var accepted = results.Where(r => r.Ok).ToList();
+
+        // One publish per journal write, each a newer version, ending on the last.
+        var published = ReceiveWhile(TimeSpan.FromMilliseconds(500), m => ((FilterRuleSetAdvanced)m).Version).ToList();
+        Assert.Equal(published.Order(), published);
+        Assert.Equal(1_500, published[^1]);
+        Assert.True(published.Count < 100, $"{published.Count} publishes for 1,500 changes");
+
+        // Every acknowledged rule is in the journal.
+        Watch(store);
+        Sys.Stop(store);
+        ExpectTerminated(store);
+        var restarted = List(Sys.ActorOf(FilterStoreActor.Props(id, maxEnabled: 1_500)));
+        Assert.Equal(1_500, restarted.Version);
+        Assert.Equal(accepted.Select(r => r.Rule), restarted.Rules);
+    }
+
+    [Fact]
+    public void Should_let_a_read_or_a_refusal_see_a_change_only_once_it_is_durable()
+    {
+        var store = Sys.ActorOf(FilterStoreActor.Props($"filters-{Guid.NewGuid():N}"));
+        List(store); // recovered
+        store.Tell(new AddFilter(Rule(23)));
+        store.Tell(GetFilters.Instance);
+        store.Tell(new AddFilter(Rule(23) with { Comment = "again" }));
+        store.Tell(new GetFiltersSince(0));
+        // Answered in this order: what depends on the add waited for its write (answered at once, it would come first).
+        var added = ExpectMsg<FilterCommandResult>();
+        Assert.True(added.Ok);
+        var duplicate = ExpectMsg<FilterCommandResult>();
+        Assert.Equal((false, 1), (duplicate.Ok, duplicate.Rule!.Id));
+        Assert.Equal(1, Assert.Single(ExpectMsg<FiltersResponse>().Rules).Id);
+        Assert.Equal(added.Version, ExpectMsg<FiltersResponse>().Version);
     }
 
     [Fact]

@@ -24,6 +24,19 @@ public sealed class FilterStoreAdoptionSpecs : TestKit
 
     private readonly IActorRef _guard;
     private readonly IActorRef _mediator;
+    private readonly IActorRef _proxy;
+
+    /// <summary>Where the guard reaches the store, as the singleton proxy does: the store a test points it at (an IActorRef message).</summary>
+    private sealed class StoreProxy : ReceiveActor
+    {
+        private IActorRef? _store;
+
+        public StoreProxy()
+        {
+            Receive<IActorRef>(store => _store = store);
+            ReceiveAny(m => _store?.Forward(m));
+        }
+    }
 
     public FilterStoreAdoptionSpecs() : base(ClusterConfig)
     {
@@ -32,7 +45,8 @@ public sealed class FilterStoreAdoptionSpecs : TestKit
         AwaitCondition(() => cluster.SelfMember.Status == MemberStatus.Up, TimeSpan.FromSeconds(10));
         _mediator = DistributedPubSub.Get(Sys).Mediator;
         // This node's GuardActor, where the store looks for it, following the store's topic and holding the cluster's set.
-        _guard = Sys.ActorOf(GuardActor.Props(CreateTestProbe().Ref, new GuardState(), _mediator), GuardActor.Name);
+        _proxy = Sys.ActorOf(Props.Create(() => new StoreProxy()));
+        _guard = Sys.ActorOf(GuardActor.Props(_proxy, new GuardState(), _mediator), GuardActor.Name);
         _guard.Tell(new FilterRuleSetChanged(7, [Rule(3, Spec(protocol: 6, dport: Port(23))), Rule(9, Spec(protocol: 17, dport: Port(53)))], NextId: 12));
         AwaitCondition(() => Held().Version == 7);
     }
@@ -58,13 +72,14 @@ public sealed class FilterStoreAdoptionSpecs : TestKit
         var id = $"filters-{Guid.NewGuid():N}";
 
         var store = Sys.ActorOf(FilterStoreActor.Props(id, mediator: _mediator, adopt: true)); // an empty journal
+        _proxy.Tell(store);
         // A command sent during the adoption waits for it.
         var added = await store.Ask<FilterCommandResult>(new AddFilter(Spec(protocol: 6, dport: Port(445))), TimeSpan.FromSeconds(10));
         Assert.Equal(12, added.Rule!.Id); // not 1: the cluster gave out ids up to 11
         var list = List(store);
         Assert.Equal(9, list.Version); // adopted as 8 (above the cluster's 7), then the add
         Assert.Equal([3, 9, 12], list.Rules.Select(r => r.Id).Order());
-        Assert.Equal(8, changes.ExpectMsg<FilterRuleSetChanged>(TimeSpan.FromSeconds(10)).Version); // the cluster's set, from this store now
+        Assert.Equal(8, changes.ExpectMsg<FilterRuleSetAdvanced>(TimeSpan.FromSeconds(10)).Version); // the cluster's set, from this store now
         AwaitCondition(() => Held().Version == 9); // the guard follows
 
         // The adoption is in the journal, and the members hold what it holds: a restart recovers version 9 and adopts nothing.
@@ -98,6 +113,7 @@ public sealed class FilterStoreAdoptionSpecs : TestKit
     {
         var id = $"filters-{Guid.NewGuid():N}";
         var store = Sys.ActorOf(FilterStoreActor.Props(id, mediator: _mediator, adopt: true));
+        _proxy.Tell(store);
         Assert.Equal(8, List(store).Version); // the cluster's set, adopted
         for (var port = 1; port <= 3; port++)
             Assert.True((await store.Ask<FilterCommandResult>(new AddFilter(Spec(protocol: 17, dport: Port(port))), TimeSpan.FromSeconds(10))).Ok);

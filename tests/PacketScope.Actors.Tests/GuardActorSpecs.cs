@@ -80,4 +80,39 @@ public sealed class GuardActorSpecs : TestKit
         guard.Tell(new FilterRuleSetChanged(3, []));
         ExpectNoMsg(TimeSpan.FromMilliseconds(300));
     }
+
+    [Fact]
+    public void Should_pull_the_newest_set_once_per_round_trip_when_the_store_moves_on_many_times()
+    {
+        Sys.EventStream.Subscribe(TestActor, typeof(FilterImageReady));
+        var store = CreateTestProbe();
+        var guard = Sys.ActorOf(GuardActor.Props(store.Ref, new GuardState()));
+        store.ExpectMsg<GetFiltersSince>();
+        store.Reply(new FiltersResponse(1, []));
+        Assert.Equal(1, ExpectMsg<FilterImageReady>().Image.Version);
+
+        // 2,000 versions announced while the first pull is unanswered: one pull, and it asks from what the node holds.
+        for (var v = 2; v <= 2_001; v++)
+            guard.Tell(new FilterRuleSetAdvanced(v));
+        Assert.Equal(1, store.ExpectMsg<GetFiltersSince>().Version);
+        store.ExpectNoMsg(TimeSpan.FromMilliseconds(300));
+        var rules = Enumerable.Range(1, 1_000).Select(i => Rule(i, Spec(src: $"198.18.{i >> 8}.{i & 0xff}"))).ToList();
+        guard.Tell(new FiltersResponse(1_000, rules), store.Ref);
+        // The answer is older than the newest announced: the next pull goes at once; its answer is the newest.
+        Assert.Equal(1_000, store.ExpectMsg<GetFiltersSince>().Version);
+        guard.Tell(new FiltersResponse(2_001, rules.Take(999).ToList()), store.Ref);
+
+        var images = new List<long>();
+        FilterImageReady ready;
+        do
+        {
+            ready = ExpectMsg<FilterImageReady>();
+            images.Add(ready.Image.Version);
+        } while (ready.Image.Version < 2_001);
+        Assert.True(images.Count <= 2, $"2,000 versions compiled as {images.Count} images: {string.Join(", ", images)}");
+        Assert.Equal(999, ready.Image.Rules.Count);
+        // Up to date: nothing but the periodic poll, which asks from the newest.
+        Assert.All(store.ReceiveWhile(TimeSpan.FromMilliseconds(300), m => m), m => Assert.Equal(2_001, Assert.IsType<GetFiltersSince>(m).Version));
+        ExpectNoMsg(TimeSpan.FromMilliseconds(100));
+    }
 }

@@ -85,6 +85,7 @@ public sealed class PacketScopeSerializerSpecs : TestKit
         ("FilterCommandResult", new FilterCommandResult(true, Rule1, 12, "priority taken", "priority", true, true)),
         ("FilterCommandResult nulls", new FilterCommandResult(false, null, 12)),
         ("FilterRuleSetChanged", new FilterRuleSetChanged(12, [Rule1, Rule2], 9)),
+        ("FilterRuleSetAdvanced", new FilterRuleSetAdvanced(long.MaxValue)),
         // Cluster.cs
         ("GetHeldRuleSet", GetHeldRuleSet.Instance),
         ("GetNodeInfo", GetNodeInfo.Instance),

@@ -155,4 +155,94 @@ public sealed class FiltersApiSpecs : IDisposable
             Assert.True(_ns.PingFromPeer(2));
         }
     }
+
+    [Fact]
+    public async Task Should_bring_a_burst_of_concurrent_adds_into_the_kernel_at_once_and_keep_every_acknowledged_rule_after_a_restart()
+    {
+        const int adds = 2_000;
+        string token;
+        var acknowledged = new System.Collections.Concurrent.ConcurrentDictionary<int, string>(); // id -> source address
+        var refused = new System.Collections.Concurrent.ConcurrentBag<(int Index, int Conflict)>();
+        using (var node = Start())
+        {
+            token = File.ReadAllText(Path.Combine(_data, "api-token")).Trim();
+            // Eight clients; every 50th add repeats the one 25 before it (a 409 naming that rule once it exists).
+            static string Address(int i) => $"198.18.{i >> 8 & 0xff}.{i & 0xff}";
+            var ids = new int[adds];
+            var next = -1;
+            long newest = 0;
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+            var acks = new System.Collections.Concurrent.ConcurrentBag<(double At, long Version)>();
+            var samples = new System.Collections.Concurrent.ConcurrentQueue<(double At, long Applied)>();
+            using var stop = new CancellationTokenSource();
+            var sampler = Task.Run(async () =>
+            {
+                while (!stop.IsCancellationRequested)
+                {
+                    using var response = await node.Http.GetAsync("/api/health"); // 503 while a new set is on its way in
+                    var health = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement;
+                    samples.Enqueue((clock.Elapsed.TotalMilliseconds,
+                        health.GetProperty("filters").GetProperty("applied").EnumerateObject().Select(p => p.Value.GetInt64()).Min()));
+                    await Task.Delay(10);
+                }
+            });
+            var clients = Enumerable.Range(0, 8).Select(_ => Task.Run(async () =>
+            {
+                int i;
+                while ((i = Interlocked.Increment(ref next)) < adds)
+                {
+                    var source = i % 50 == 49 ? Address(i - 25) : Address(i);
+                    using var request = new HttpRequestMessage(HttpMethod.Post, "/api/filters")
+                    {
+                        Content = new StringContent($$"""{"src_ip":"{{source}}","comment":"burst {{i}}"}""", Encoding.UTF8, "application/json"),
+                    };
+                    request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
+                    using var response = await node.Http.SendAsync(request);
+                    var body = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement;
+                    if (response.StatusCode == HttpStatusCode.Conflict)
+                    {
+                        refused.Add((i, int.Parse(body.GetProperty("error").GetString()!.Split(' ')[4].TrimEnd(','))));
+                        continue;
+                    }
+                    Assert.Equal(HttpStatusCode.Created, response.StatusCode);
+                    ids[i] = body.GetProperty("id").GetInt32();
+                    Assert.True(acknowledged.TryAdd(ids[i], source));
+                    var version = long.Parse(response.Headers.GetValues("X-Rule-Set-Version").Single());
+                    acks.Add((clock.Elapsed.TotalMilliseconds, version));
+                    long seen;
+                    while ((seen = Interlocked.Read(ref newest)) < version && Interlocked.CompareExchange(ref newest, version, seen) != seen)
+                    {
+                    }
+                }
+            })).ToArray();
+            await Task.WhenAll(clients);
+            var answered = DateTime.UtcNow;
+
+            // Ids are exact: one per acknowledged add, never two for one address; a repeat is refused only once its
+            // original is stored, and names it (it may also be stored first, if it overtook the original).
+            Assert.Equal(acknowledged.Count, acknowledged.Values.Distinct().Count());
+            Assert.Equal(Enumerable.Range(1, acknowledged.Count), acknowledged.Keys.Order());
+            Assert.All(refused, r => Assert.Equal(Address(r.Index % 50 == 49 ? r.Index - 25 : r.Index), acknowledged[r.Conflict]));
+            Assert.Equal(adds / 50, refused.Count);
+            Assert.Equal(adds - adds / 50, acknowledged.Count);
+
+            // The kernel has the newest version soon after the last answer, not one version after another.
+            await WaitApplied(node);
+            var took = DateTime.UtcNow - answered;
+            Assert.True(took < TimeSpan.FromSeconds(3), $"the kernel reached the store's version {took.TotalMilliseconds:F0} ms after the last answer");
+            // And it stayed close all along: every acknowledged change was in the kernel soon after its answer.
+            Shell.WaitFor(() => samples.LastOrDefault().Applied, a => a >= Interlocked.Read(ref newest), "a health sample with the newest version");
+            stop.Cancel();
+            await sampler;
+            var lags = acks.Select(a => samples.First(s => s.At >= a.At && s.Applied >= a.Version).At - a.At).ToList();
+            Assert.True(lags.Max() < 3_000, $"a change reached the kernel {lags.Max():F0} ms after its answer (median {lags.Order().ElementAt(lags.Count / 2):F0} ms)");
+            using var list = await node.Http.GetAsync("/api/filters");
+            Assert.True(long.Parse(list.Headers.GetValues("X-Rule-Set-Applied").Single()) >= Interlocked.Read(ref newest));
+        }
+
+        using var restarted = Start();
+        var stored = restarted.GetJson("/api/filters").EnumerateArray()
+            .ToDictionary(r => r.GetProperty("id").GetInt32(), r => r.GetProperty("src_ip").GetString()!.Split('/')[0]);
+        Assert.Equal(acknowledged.OrderBy(a => a.Key), stored.OrderBy(a => a.Key));
+    }
 }

@@ -1,9 +1,12 @@
 // The rule store: validated rules in, events persisted (Akka.Persistence), the rule set versioned.
-// One persistent actor with one persistence id; in a cluster it runs as a singleton and publishes every
-// change to every node's GuardActor. With per-node journals (SQLite), a store that starts on a node
-// adopts the rule set the live members hold when it differs from its own journal's: the members follow
-// the store that ran last, while this node's journal may be older, or hold changes made on the losing
-// side of a partition. With a shared journal (PostgreSQL) the journal is the truth and nothing is adopted.
+// One persistent actor with one persistence id; in a cluster it runs as a singleton. Changes that arrive
+// together are validated one by one against the state the earlier ones made, persisted as one batch (one
+// journal write instead of one per change) and answered only once persisted; reads and refusals wait for
+// the batch too. After each batch only the new version is published: every node's GuardActor pulls the set
+// when it is behind. With per-node journals (SQLite), a store that starts on a node adopts the rule set
+// the live members hold when it differs from its own journal's: the members follow the store that ran
+// last, while this node's journal may be older, or hold changes made on the losing side of a partition.
+// With a shared journal (PostgreSQL) the journal is the truth and nothing is adopted.
 using Akka.Actor;
 using Akka.Cluster;
 using Akka.Cluster.Tools.PublishSubscribe;
@@ -33,7 +36,24 @@ public sealed class FilterStoreActor : ReceivePersistentActor, IWithTimers
         public static readonly AdoptionDue Instance = new();
     }
 
+    /// <summary>Persists the changes staged since the last one (sent once per batch, behind the commands already queued).</summary>
+    private sealed class Flush
+    {
+        public static readonly Flush Instance = new();
+    }
+
+    /// <summary>A change applied to the state, waiting for its journal write; ReplyTo hears once it is durable.</summary>
+    private sealed record Staged(IFilterEvent Event, IActorRef? ReplyTo, FilterRule Rule, long Version);
+
     private readonly Dictionary<int, FilterRule> _rules = new();
+    // Indexes over _rules, so that one change costs the same at 10 rules as at 10,000.
+    private readonly Dictionary<FilterRuleSpec, List<int>> _byMatch = new();
+    private int _enabled;
+    private int? _maxPriority; // null: to be found again (the rule that had it left)
+    private FiltersResponse? _snapshot; // the sorted set of _version, built once per version
+    private readonly List<Staged> _staged = new();
+    private readonly List<(IActorRef To, FilterCommandResult Result)> _afterBatch = new();
+    private bool _flushQueued;
     private readonly Func<DateTimeOffset> _clock;
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly int _maxEnabled;
@@ -70,90 +90,98 @@ public sealed class FilterStoreActor : ReceivePersistentActor, IWithTimers
 
     private void Ready()
     {
-        Command<GetFilters>(_ => Sender.Tell(Snapshot()));
-        Command<GetFiltersSince>(q => Sender.Tell(_version > q.Version ? Snapshot() : new FiltersUpToDate(_version)));
+        // A read never sees a change that is not durable yet: it waits for the batch being staged.
+        Command<GetFilters>(_ =>
+        {
+            if (_staged.Count > 0)
+                Stash.Stash();
+            else
+                Sender.Tell(Snapshot());
+        });
+        Command<GetFiltersSince>(q =>
+        {
+            if (_staged.Count > 0)
+                Stash.Stash();
+            else
+                Sender.Tell(_version > q.Version ? Snapshot() : new FiltersUpToDate(_version));
+        });
+        Command<Flush>(_ => FlushStaged());
         Command<AddFilter>(c =>
         {
             if (Conflict(c.Spec, exceptId: null) is { } error)
             {
-                Sender.Tell(error);
+                Answer(error);
                 return;
             }
             if (c.Spec.Enabled && TooMany(exceptId: null) is { } full)
             {
-                Sender.Tell(full);
+                Answer(full);
                 return;
             }
             var now = _clock();
             var rule = new FilterRule(_nextId, c.Spec.Priority ?? NextPriority(), c.Spec, now, now);
-            PersistAndReply(new FilterAdded(rule), rule);
+            Stage(new FilterAdded(rule), Sender, rule);
         });
         Command<UpdateFilter>(c =>
         {
             if (!_rules.TryGetValue(c.Id, out var old))
             {
-                Sender.Tell(NotFound(c.Id));
+                Answer(NotFound(c.Id));
                 return;
             }
             if (c.IfUpdatedAt is { } read && read != old.UpdatedAt)
             {
-                Sender.Tell(new FilterCommandResult(false, old, _version,
+                Answer(new FilterCommandResult(false, old, _version,
                     $"filter rule {c.Id} changed after this request read it; read it again and retry", "rule", Stale: true));
                 return;
             }
             if (Conflict(c.Spec, exceptId: c.Id) is { } error)
             {
-                Sender.Tell(error);
+                Answer(error);
                 return;
             }
             if (c.Spec.Enabled && !old.Spec.Enabled && TooMany(exceptId: c.Id) is { } full)
             {
-                Sender.Tell(full);
+                Answer(full);
                 return;
             }
             var rule = old with { Priority = c.Spec.Priority ?? old.Priority, Spec = c.Spec, UpdatedAt = _clock() };
-            PersistAndReply(new FilterUpdated(rule), rule);
+            Stage(new FilterUpdated(rule), Sender, rule);
         });
         Command<SetFilterEnabled>(c =>
         {
             if (!_rules.TryGetValue(c.Id, out var old))
             {
-                Sender.Tell(NotFound(c.Id));
+                Answer(NotFound(c.Id));
                 return;
             }
             if (old.Spec.Enabled == c.Enabled)
             {
-                Sender.Tell(new FilterCommandResult(true, old, _version)); // already so: nothing to persist
+                Answer(new FilterCommandResult(true, old, _version)); // already so: nothing to persist
                 return;
             }
             if (c.Enabled && TooMany(exceptId: c.Id) is { } full)
             {
-                Sender.Tell(full);
+                Answer(full);
                 return;
             }
             var rule = old with { Spec = old.Spec with { Enabled = c.Enabled }, UpdatedAt = _clock() };
-            PersistAndReply(new FilterUpdated(rule), rule);
+            Stage(new FilterUpdated(rule), Sender, rule);
         });
         Command<RemoveFilter>(c =>
         {
             if (!_rules.TryGetValue(c.Id, out var old))
             {
-                Sender.Tell(NotFound(c.Id));
+                Answer(NotFound(c.Id));
                 return;
             }
-            PersistAndReply(new FilterRemoved(c.Id, _clock()), old);
+            Stage(new FilterRemoved(c.Id, _clock()), Sender, old);
         });
         Command<ExpireDue>(_ =>
         {
             var now = _clock();
-            var due = _rules.Values.Where(r => r.Spec.ExpiresAt is { } at && at <= now).Select(r => new FilterExpired(r.Id, now)).ToList();
-            if (due.Count > 0)
-                PersistAll(due, e =>
-                {
-                    Apply(e);
-                    PublishChange();
-                    _log.Info("filter rule {0} expired", e.Id);
-                });
+            foreach (var rule in _rules.Values.Where(r => r.Spec.ExpiresAt is { } at && at <= now).ToList())
+                Stage(new FilterExpired(rule.Id, now), null, rule);
         });
     }
 
@@ -234,15 +262,60 @@ public sealed class FilterStoreActor : ReceivePersistentActor, IWithTimers
         IActorRef? mediator = null, bool adopt = false) =>
         Akka.Actor.Props.Create(() => new FilterStoreActor(persistenceId, clock, maxEnabled, mediator, adopt));
 
-    private void PersistAndReply(IFilterEvent e, FilterRule rule)
+    // The change is applied at once, so the next command is validated against it (ids, priorities, duplicates,
+    // the enabled limit); its answer and the publish wait for the journal. If the write fails the actor stops
+    // and recovers from the journal, which never held the change, and the caller hears nothing (a timeout).
+    private void Stage(IFilterEvent e, IActorRef? replyTo, FilterRule rule)
     {
-        var sender = Sender;
-        Persist(e, persisted =>
+        Apply(e);
+        _staged.Add(new Staged(e, replyTo, e is FilterRemoved or FilterExpired ? rule : _rules[rule.Id], _version));
+        if (_flushQueued)
+            return;
+        _flushQueued = true;
+        Self.Tell(Flush.Instance); // behind what is queued now: all of it goes into this batch
+    }
+
+    // A refusal or a no-op answers from the state, which may hold staged changes (a duplicate of a rule just added):
+    // it waits for them to be durable too, and is told after them.
+    private void Answer(FilterCommandResult result)
+    {
+        if (_staged.Count == 0)
+            Sender.Tell(result);
+        else
+            _afterBatch.Add((Sender, result));
+    }
+
+    private void FlushStaged()
+    {
+        _flushQueued = false;
+        if (_staged.Count == 0)
+            return;
+        var batch = _staged.ToList();
+        var answers = _afterBatch.ToList();
+        _staged.Clear();
+        _afterBatch.Clear();
+        var done = 0;
+        // Commands that arrive meanwhile wait (PersistAll stashes them) and become the next batch.
+        PersistAll(batch.Select(b => b.Event), _ =>
         {
-            Apply(persisted);
+            var staged = batch[done++];
+            if (staged.Event is FilterExpired x)
+                _log.Info("filter rule {0} expired", x.Id);
+            staged.ReplyTo?.Tell(new FilterCommandResult(true, staged.Rule, staged.Version));
+            if (done < batch.Count)
+                return;
+            foreach (var (to, result) in answers)
+                to.Tell(result);
             PublishChange();
-            sender.Tell(new FilterCommandResult(true, persisted is FilterRemoved ? rule : _rules[rule.Id], _version));
+            Stash.UnstashAll(); // the reads that waited for this batch
         });
+    }
+
+    protected override void OnPersistRejected(Exception cause, object @event, long sequenceNr)
+    {
+        base.OnPersistRejected(cause, @event, sequenceNr);
+        // The state already holds the change the journal refused: start again from what the journal holds.
+        throw new InvalidOperationException($"the journal refused a filter rule change ({@event.GetType().Name}); recovering from the journal", cause);
     }
 
     private void Apply(IFilterEvent e)
@@ -250,33 +323,65 @@ public sealed class FilterStoreActor : ReceivePersistentActor, IWithTimers
         switch (e)
         {
             case FilterAdded a:
-                _rules[a.Rule.Id] = a.Rule;
+                Put(a.Rule);
                 _nextId = Math.Max(_nextId, a.Rule.Id + 1); // ids are never reused, even after a removal
                 break;
             case FilterUpdated u:
-                _rules[u.Rule.Id] = u.Rule;
+                Put(u.Rule);
                 break;
             case FilterRemoved r:
-                _rules.Remove(r.Id);
+                Take(r.Id);
                 break;
             case FilterExpired x:
-                _rules.Remove(x.Id);
+                Take(x.Id);
                 break;
             case FilterRuleSetAdopted a:
-                _rules.Clear();
+                foreach (var id in _rules.Keys.ToList())
+                    Take(id);
                 foreach (var r in a.Rules)
-                    _rules[r.Id] = r;
+                    Put(r);
                 _nextId = Math.Max(Math.Max(_nextId, a.NextId), a.Rules.Count == 0 ? 1 : a.Rules.Max(r => r.Id) + 1);
                 _version = a.Version; // above the journal's and the cluster's
+                _snapshot = null;
                 return;
         }
         _version++;
+        _snapshot = null;
+    }
+
+    private void Put(FilterRule rule)
+    {
+        Take(rule.Id);
+        _rules[rule.Id] = rule;
+        var match = MatchPart(rule.Spec);
+        if (!_byMatch.TryGetValue(match, out var ids))
+            _byMatch[match] = ids = new List<int>(1);
+        ids.Add(rule.Id);
+        if (rule.Spec.Enabled)
+            _enabled++;
+        if (_maxPriority is { } max)
+            _maxPriority = Math.Max(max, rule.Priority);
+    }
+
+    private void Take(int id)
+    {
+        if (!_rules.Remove(id, out var rule))
+            return;
+        var match = MatchPart(rule.Spec);
+        var ids = _byMatch[match];
+        ids.Remove(id);
+        if (ids.Count == 0)
+            _byMatch.Remove(match);
+        if (rule.Spec.Enabled)
+            _enabled--;
+        if (rule.Priority == _maxPriority)
+            _maxPriority = null;
     }
 
     // Every node's GuardActor follows the rule set through this (the local event stream outside a cluster).
     private void PublishChange()
     {
-        var change = new FilterRuleSetChanged(_version, Snapshot().Rules, _nextId);
+        var change = new FilterRuleSetAdvanced(_version);
         if (_mediator is null)
             Context.System.EventStream.Publish(change);
         else
@@ -285,27 +390,34 @@ public sealed class FilterStoreActor : ReceivePersistentActor, IWithTimers
 
     /// <summary>The kernel classifier holds a fixed number of enabled rules: refuse one more before it is stored.</summary>
     private FilterCommandResult? TooMany(int? exceptId) =>
-        _rules.Values.Count(r => r.Spec.Enabled && r.Id != exceptId) >= _maxEnabled
+        _enabled - (exceptId is { } id && _rules.TryGetValue(id, out var r) && r.Spec.Enabled ? 1 : 0) >= _maxEnabled
             ? new FilterCommandResult(false, null, _version,
                 $"{_maxEnabled} rules are enabled, the most the kernel classifier holds; disable or delete one first", "enabled")
             : null;
 
     private FiltersResponse Snapshot() =>
-        new(_version, _rules.Values.OrderBy(r => r.Priority).ThenBy(r => r.Id).ToList(), _nextId);
+        _snapshot ??= new(_version, _rules.Values.OrderBy(r => r.Priority).ThenBy(r => r.Id).ToList(), _nextId);
 
-    private int NextPriority() =>
-        _rules.Count == 0 ? PriorityStep : Math.Min(_rules.Values.Max(r => r.Priority) + PriorityStep, FilterRuleSpec.MaxPriority);
+    private int NextPriority()
+    {
+        if (_rules.Count == 0)
+            return PriorityStep;
+        _maxPriority ??= _rules.Values.Max(r => r.Priority);
+        return Math.Min(_maxPriority.Value + PriorityStep, FilterRuleSpec.MaxPriority);
+    }
 
     private FilterCommandResult NotFound(int id) => new(false, null, _version, $"no filter rule with id {id}", "id", NotFound: true);
 
     /// <summary>A rule that matches exactly what another matches is a duplicate (same action) or a conflict (other action).</summary>
     private FilterCommandResult? Conflict(FilterRuleSpec spec, int? exceptId)
     {
-        var match = MatchPart(spec);
-        foreach (var other in _rules.Values)
+        if (!_byMatch.TryGetValue(MatchPart(spec), out var ids))
+            return null;
+        foreach (var id in ids)
         {
-            if (other.Id == exceptId || MatchPart(other.Spec) != match)
+            if (id == exceptId)
                 continue;
+            var other = _rules[id];
             return other.Spec.Action == spec.Action
                 ? new FilterCommandResult(false, other, _version, $"duplicate of filter rule {other.Id}, which matches the same packets", "rule")
                 : new FilterCommandResult(false, other, _version,

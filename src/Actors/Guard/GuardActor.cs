@@ -1,7 +1,8 @@
-// One per node: follows the rule store (its answer at start, then every FilterRuleSetChanged, and a poll
-// that catches up on changes a node missed while unreachable), compiles the enabled rules into a kernel
-// image and hands it to the interfaces. Bursts of changes compile once. Tells a new rule store which
-// rule set it holds.
+// One per node: follows the rule store (its answer at start, then a pull whenever the store says it moved
+// on, and a poll that catches up on changes a node missed while unreachable), compiles the enabled rules
+// into a kernel image and hands it to the interfaces. One pull is in flight at a time and only the newest
+// set held is compiled, so a burst of changes costs a pull and a compile per round trip, not per change.
+// Tells a new rule store which rule set it holds.
 using Akka.Actor;
 using Akka.Cluster.Tools.PublishSubscribe;
 using Akka.Event;
@@ -30,6 +31,15 @@ public sealed class GuardActor : ReceiveActor, IWithTimers
     /// <summary>How often a node asks the store whether it missed a change (pub-sub delivers at most once).</summary>
     public static readonly TimeSpan PollInterval = TimeSpan.FromSeconds(3);
 
+    /// <summary>
+    /// Compiles follow each other at least this far apart: in a burst each one takes tens of milliseconds of CPU at
+    /// 10,000 rules, which back to back would take a core from the store and the API; a lone change compiles at once.
+    /// </summary>
+    public static readonly TimeSpan CompileSpacing = TimeSpan.FromMilliseconds(100);
+
+    /// <summary>A pull not answered within this is taken as lost (the store moved): the next news pulls again.</summary>
+    private static readonly TimeSpan PullTimeout = TimeSpan.FromSeconds(1);
+
     private readonly IActorRef _store;
     private readonly GuardState _state;
     private readonly IActorRef? _mediator;
@@ -38,7 +48,10 @@ public sealed class GuardActor : ReceiveActor, IWithTimers
     private FilterRuleSetChanged? _held; // the newest set seen: compiled once a queued Compile reaches it
     private bool _compileQueued;
     private long _compiled = -1;
+    private long _compiledAt = long.MinValue / 2; // Environment.TickCount64 when the last compile ended
     private bool _answered;
+    private long _pulledAt; // Environment.TickCount64 of the pull in flight; 0: none
+    private long _newest = -1; // the newest version the store said it has
 
     /// <param name="mediator">Distributed pub-sub, to follow the store's topic; null: the local event stream.</param>
     /// <param name="lastKnown">Where each compiled set is kept for the next start (null: nowhere).</param>
@@ -59,13 +72,19 @@ public sealed class GuardActor : ReceiveActor, IWithTimers
         Receive<AskStore>(_ => _store.Tell(new GetFiltersSince(_held?.Version ?? -1)));
         Receive<FiltersResponse>(r =>
         {
-            Answered();
             Changed(new FilterRuleSetChanged(r.Version, r.Rules, r.NextId));
+            Answered();
         });
         Receive<FiltersUpToDate>(_ => Answered());
-        Receive<FilterRuleSetChanged>(change =>
+        Receive<FilterRuleSetAdvanced>(a =>
         {
             _state.MarkAnswered(); // the store speaking: whatever this node restored from disk is no longer all it knows
+            _newest = Math.Max(_newest, a.Version);
+            PullIfBehind();
+        });
+        Receive<FilterRuleSetChanged>(change => // a whole set, told directly (tests; a store of an older release)
+        {
+            _state.MarkAnswered();
             Changed(change);
         });
         Receive<GetHeldRuleSet>(_ => Sender.Tell(_held ?? new FilterRuleSetChanged(-1, [], 1)));
@@ -98,9 +117,21 @@ public sealed class GuardActor : ReceiveActor, IWithTimers
         Timers.StartPeriodicTimer(AskStore.Instance, AskStore.Instance, TimeSpan.FromSeconds(1));
     }
 
+    // What arrives while a pull is in flight waits for its answer: that answer, or the next pull, brings the newest.
+    private void PullIfBehind()
+    {
+        var held = _held?.Version ?? -1;
+        if (_newest <= held || _pulledAt != 0 && Environment.TickCount64 - _pulledAt < PullTimeout.TotalMilliseconds)
+            return;
+        _pulledAt = Environment.TickCount64;
+        _store.Tell(new GetFiltersSince(held));
+    }
+
     private void Answered()
     {
         _state.MarkAnswered();
+        _pulledAt = 0;
+        PullIfBehind();
         if (_answered)
             return;
         _answered = true;
@@ -115,7 +146,11 @@ public sealed class GuardActor : ReceiveActor, IWithTimers
         if (change.Version <= _compiled || _compileQueued)
             return;
         _compileQueued = true;
-        Self.Tell(Compile.Instance); // after whatever else is queued: later changes replace this one
+        var wait = CompileSpacing.TotalMilliseconds - (Environment.TickCount64 - _compiledAt);
+        if (wait <= 0)
+            Self.Tell(Compile.Instance); // after whatever else is queued: later changes replace this one
+        else
+            Timers.StartSingleTimer(Compile.Instance, Compile.Instance, TimeSpan.FromMilliseconds(wait));
     }
 
     private void Keep(FilterRuleSetChanged change)
@@ -153,6 +188,10 @@ public sealed class GuardActor : ReceiveActor, IWithTimers
         {
             // The kernel keeps the last good rule set; the store refuses sets this large before they are stored.
             _log.Error(e, "filter rule set version {0} cannot go into the kernel; keeping version {1}", change.Version, _compiled);
+        }
+        finally
+        {
+            _compiledAt = Environment.TickCount64;
         }
     }
 }

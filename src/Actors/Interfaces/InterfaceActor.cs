@@ -65,6 +65,10 @@ public sealed class InterfaceActor : ReceiveActor, IWithTimers
 
     private void ApplyFilters(FilterImage image)
     {
+        // The newest image compiled so far, whichever message brought us here: in a burst, the images queued
+        // behind this one are older than what this applies and are skipped.
+        if (_guard.Current is { } newest && newest.Version > image.Version)
+            image = newest;
         if (_program is null || image.Version <= _program.Filters.AppliedVersion)
             return;
         try

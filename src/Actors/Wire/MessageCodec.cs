@@ -65,6 +65,7 @@ internal static class MessageCodec
         Of<FilterRuleSetChanged>("fset",
             (w, m) => { w.Long(m.Version); w.List(m.Rules, WriteRule); w.Int(m.NextId); },
             r => new FilterRuleSetChanged(Version: r.Long(), Rules: r.List(ReadRule), NextId: r.Int())),
+        Of<FilterRuleSetAdvanced>("fadv", (w, m) => w.Long(m.Version), r => new FilterRuleSetAdvanced(r.Long())),
 
         // src/Messages/Cluster.cs
         Singleton("rsget", GetHeldRuleSet.Instance),
