@@ -144,7 +144,7 @@ public sealed class DatapathPinSpecs : IDisposable
 
         using (var restarted = Start())
         {
-            Assert.Contains("adopted the pinned datapath", restarted.Output);
+            Shell.WaitFor(() => restarted.Output, o => o.Contains("adopted the pinned datapath"), "the restart saying it adopted the datapath");
             // Flows and counters went on: the ping flow from before the kill is there with its packets; the hits only grew.
             var ping = restarted.GetJson($"/api/connections?protocol=icmp&address={_ns.PeerAddress}");
             Assert.Equal(icmpBeforeKill, Assert.Single(ping.EnumerateArray()).GetProperty("packets").GetUInt64());
@@ -199,7 +199,7 @@ public sealed class DatapathPinSpecs : IDisposable
         long passed;
         using (var restarted = Start(maxFlows: "32768"))
         {
-            Assert.Contains("replaced the pinned datapath", restarted.Output);
+            Shell.WaitFor(() => restarted.Output, o => o.Contains("replaced the pinned datapath"), "the restart saying it replaced the datapath");
             Assert.False(Directory.Exists(oldMaps), "the old layout's maps are removed");
             var now = Assert.Single(Directory.GetDirectories(PinDir, "maps-*"));
             Assert.NotEqual(oldMaps, now);
@@ -268,7 +268,7 @@ public sealed class DatapathPinSpecs : IDisposable
             "--api-token", Token, "--seed", $"127.0.0.1:{nobody}", "--join-timeout", "2"]);
         restarted.WaitReady(45);
         Assert.False(_ns.PingFromPeer(2), "the last known rule drops pings");
-        Assert.Contains("enforcing the last known rule set", restarted.Output);
+        Shell.WaitFor(() => restarted.Output, o => o.Contains("enforcing the last known rule set"), "the node saying it enforces the last known rules");
         using var response = await restarted.Http.GetAsync("/api/filters");
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         Assert.Equal("true", response.Headers.GetValues("X-Rule-Set-Stale").Single());

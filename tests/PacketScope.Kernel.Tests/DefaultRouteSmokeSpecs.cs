@@ -40,7 +40,7 @@ public sealed class DefaultRouteSmokeSpecs(ITestOutputHelper output)
             var mode = only.GetProperty("xdp_mode").GetString();
             Assert.True(mode is "native" or "generic", $"xdp_mode {mode}");
             Assert.Equal(mode == "native" ? XdpMode.Native : XdpMode.Generic, BpfProgram.AttachedXdpMode(ifindex));
-            Assert.Contains($"{iface}: tracking (XDP {mode} ingress", node.Output);
+            Shell.WaitFor(() => node.Output, o => o.Contains($"{iface}: tracking (XDP {mode} ingress"), "the mode in the log");
             if (mode == "generic")
                 Assert.Contains($"{iface}: XDP in generic mode: the driver refused native XDP", node.Output);
             output.WriteLine($"{iface} ({File.ReadAllText($"/sys/class/net/{iface}/device/uevent").Split('\n').FirstOrDefault(l => l.StartsWith("DRIVER="))}): XDP {mode}");
