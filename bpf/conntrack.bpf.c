@@ -403,29 +403,65 @@ __noinline int ps_filter_packet(const struct ps_pkt *p, const struct ps_icmp_key
 	return ps_filter_classify(fp, frame_len, match);
 }
 
-/* An ingress packet's flow update; with classify set, its filter verdict first. Every packet of one
- * side of a flow (ingress may see both sides on a forwarding host) shares the addresses, ports and
- * protocol, so when the rule set constrains nothing else the side caches its verdict: the packets
- * after the first cost a compare and the hit counter, not a classification. The cache holds for
- * one epoch of the rule tables, and never for later fragments (classified without ports, tracked
- * in the ports-0 flow). Returns PS_VERDICT_DROP when a rule drops the packet: it is then not
- * counted in its flow. */
+/* The early verdict: the rule an address decides alone (a WINNER id, filter_shared.h), looked up
+ * before the flow table, for the address fields g->early names (rule sets with a drop rule that
+ * only an address decides, such as blocklists). Returns the match with its hit counted, or
+ * PS_FILTER_NONE when no looked-up address decides (the flow's verdict then comes as before).
+ * Every lookup reads the active generation, so a rule change applies from the next packet. */
+__noinline __u32 ps_filter_early(const struct ps_filter_gen *g, const struct ps_pkt *p, __u32 gen,
+				 __u64 frame_len)
+{
+	__u32 family, id = 0;
+
+	if (!g || !p)
+		return PS_FILTER_NONE;
+	family = p->family == PS_AF_INET6 ? 1 : 0;
+	if (g->early & (1 << PS_FF_SRC))
+		id = ps_filter_prefix_vec(p->src, g->lens[family][PS_FF_SRC], g->nlens[family][PS_FF_SRC],
+					  g->any_vec[family][PS_FF_SRC], gen, family, PS_FF_SRC);
+	if (!(id & PS_FILTER_WINNER) && (g->early & (1 << PS_FF_DST)))
+		id = ps_filter_prefix_vec(p->dst, g->lens[family][PS_FF_DST], g->nlens[family][PS_FF_DST],
+					  g->any_vec[family][PS_FF_DST], gen, family, PS_FF_DST);
+	if (!(id & PS_FILTER_WINNER))
+		return PS_FILTER_NONE;
+	return ps_filter_rule_match(gen, id & PS_FILTER_RULE_MASK, frame_len, p->now);
+}
+
+/* An ingress packet's flow update; with classify set, its filter verdict first. A rule an address
+ * decides alone is found before the flow table is touched: a flood it drops costs no flow lookup and
+ * leaves no entry. Every packet of one side of a flow (ingress may see both sides on a forwarding
+ * host) shares the addresses, ports and protocol, so when the rule set constrains nothing else the
+ * side caches its verdict: the packets after the first cost a compare and the hit counter, not a
+ * classification. The cache holds for one epoch of the rule tables, and never for later fragments
+ * (classified without ports, tracked in the ports-0 flow). Returns PS_VERDICT_DROP when a rule drops
+ * the packet: it is then not counted in its flow. */
 __noinline int ps_flow_update_ingress(const struct ps_pkt *p, __u32 segs, __u64 frame_len,
 				      int classify)
 {
 	struct ps_flow_key *key;
 	struct ps_flow_value *v;
 	struct ps_filter_gen *g = NULL;
-	__u32 side, gen, hook = PS_HOOK_INGRESS, epoch = 0, match = PS_FILTER_NONE;
+	__u32 side, gen = 0, hook = PS_HOOK_INGRESS, epoch = 0, match = PS_FILTER_NONE;
 	__u64 *cache = NULL, cached = 0;
+	int decided = 0;
 
+	if (!p)
+		return PS_VERDICT_PASS;
+	if (classify)
+		g = ps_filter_active(&gen);
+	if (g && g->rules && g->early) {
+		match = ps_filter_early(g, p, gen, frame_len);
+		if (match != PS_FILTER_NONE) {
+			if (match >> 16 == PS_FILTER_DROP)
+				return PS_VERDICT_DROP;
+			decided = 1;
+		}
+	}
 	key = bpf_map_lookup_elem(&ps_flow_keys, &hook);
-	if (!p || !key)
+	if (!key)
 		return PS_VERDICT_PASS;
 	side = ps_flow_key_of(p, key);
 	v = bpf_map_lookup_elem(&ps_flows, key);
-	if (classify)
-		g = ps_filter_active(&gen);
 	if (g && g->rules) {
 		if (!p->later_frag && !(g->fields & ~PS_FILTER_FLOW_FIELDS))
 			epoch = g->epoch;
@@ -434,7 +470,10 @@ __noinline int ps_flow_update_ingress(const struct ps_pkt *p, __u32 segs, __u64 
 		/* One load of the word (another CPU may rewrite it): its epoch and its result belong together. */
 		if (cache)
 			cached = *(volatile __u64 *)cache;
-		if (cache && cached >> 32 == epoch) {
+		if (decided) {
+			if (cache && cached != ((__u64)epoch << 32 | match))
+				*cache = (__u64)epoch << 32 | match;
+		} else if (cache && cached >> 32 == epoch) {
 			match = (__u32)cached;
 			if (match != PS_FILTER_NONE)
 				ps_filter_count_hit(match & 0xffff, frame_len, p->now);

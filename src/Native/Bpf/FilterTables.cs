@@ -24,6 +24,8 @@ public sealed class FilterImage
     public IReadOnlyList<ulong[]> Vectors { get; init; } = [];
     public uint NoInnerVector { get; init; }
     public uint NoL4Vector { get; init; }
+    /// <summary>Bits <see cref="FilterField.Src"/>, <see cref="FilterField.Dst"/>: address fields where some value names a drop rule as the winner.</summary>
+    public uint Early { get; init; }
     /// <summary>[family * 4 + field]: the /0 vector of each address field.</summary>
     public uint[] AnyVector { get; init; } = new uint[2 * FilterShared.AddrFields];
     public IReadOnlyList<FilterAddressEntry> Addresses { get; init; } = [];
@@ -226,6 +228,7 @@ public sealed unsafe class FilterTables
             fields = image.Fields,
             no_inner_vec = image.NoInnerVector,
             no_l4_vec = image.NoL4Vector,
+            early = image.Early,
         };
         for (var i = 0; i < image.AnyVector.Length; i++)
             h.any_vec[i] = image.AnyVector[i];
