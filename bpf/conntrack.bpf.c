@@ -404,16 +404,21 @@ __noinline int ps_filter_packet(const struct ps_pkt *p, const struct ps_icmp_key
 }
 
 /* The early verdict: the rule an address decides alone (a WINNER id, filter_shared.h), looked up
- * before the flow table, for the address fields g->early names (rule sets with a drop rule that
- * only an address decides, such as blocklists). Returns the match with its hit counted, or
- * PS_FILTER_NONE when no looked-up address decides (the flow's verdict then comes as before).
- * Every lookup reads the active generation, so a rule change applies from the next packet. */
-__noinline __u32 ps_filter_early(const struct ps_filter_gen *g, const struct ps_pkt *p, __u32 gen,
-				 __u64 frame_len)
+ * before the flow table and before the packet's clock read, for the address fields g->early names
+ * (rule sets with a drop rule that only an address decides, such as blocklists). Returns the match
+ * with its hit counted, or PS_FILTER_NONE when no looked-up address decides (the verdict then comes
+ * as before). Every lookup reads the active generation, so a rule change applies from the next
+ * packet. The hit's time is the coarse clock (a tick, a few ms): the fine one costs a flood's drop
+ * as much as the lookup. */
+__noinline __u32 ps_filter_early(const struct ps_pkt *p, __u64 frame_len)
 {
-	__u32 family, id = 0;
+	struct ps_filter_gen *g;
+	__u32 family, gen, id = 0;
 
-	if (!g || !p)
+	if (!p)
+		return PS_FILTER_NONE;
+	g = ps_filter_active(&gen);
+	if (!g || !g->rules || !g->early)
 		return PS_FILTER_NONE;
 	family = p->family == PS_AF_INET6 ? 1 : 0;
 	if (g->early & (1 << PS_FF_SRC))
@@ -424,39 +429,33 @@ __noinline __u32 ps_filter_early(const struct ps_filter_gen *g, const struct ps_
 					  g->any_vec[family][PS_FF_DST], gen, family, PS_FF_DST);
 	if (!(id & PS_FILTER_WINNER))
 		return PS_FILTER_NONE;
-	return ps_filter_rule_match(gen, id & PS_FILTER_RULE_MASK, frame_len, p->now);
+	return ps_filter_rule_match(gen, id & PS_FILTER_RULE_MASK, frame_len, bpf_ktime_get_coarse_ns());
 }
 
-/* An ingress packet's flow update; with classify set, its filter verdict first. A rule an address
- * decides alone is found before the flow table is touched: a flood it drops costs no flow lookup and
- * leaves no entry. Every packet of one side of a flow (ingress may see both sides on a forwarding
+/* An ingress packet's flow update; with classify set, its filter verdict first (early: the match
+ * ps_filter_early found, which only allows or monitors here: its drops never reach the flow table).
+ * Every packet of one side of a flow (ingress may see both sides on a forwarding
  * host) shares the addresses, ports and protocol, so when the rule set constrains nothing else the
  * side caches its verdict: the packets after the first cost a compare and the hit counter, not a
  * classification. The cache holds for one epoch of the rule tables, and never for later fragments
  * (classified without ports, tracked in the ports-0 flow). Returns PS_VERDICT_DROP when a rule drops
  * the packet: it is then not counted in its flow. */
 __noinline int ps_flow_update_ingress(const struct ps_pkt *p, __u32 segs, __u64 frame_len,
-				      int classify)
+				      int classify, __u32 early)
 {
 	struct ps_flow_key *key;
 	struct ps_flow_value *v;
 	struct ps_filter_gen *g = NULL;
 	__u32 side, gen = 0, hook = PS_HOOK_INGRESS, epoch = 0, match = PS_FILTER_NONE;
 	__u64 *cache = NULL, cached = 0;
-	int decided = 0;
+	int decided = early != PS_FILTER_NONE;
 
 	if (!p)
 		return PS_VERDICT_PASS;
 	if (classify)
 		g = ps_filter_active(&gen);
-	if (g && g->rules && g->early) {
-		match = ps_filter_early(g, p, gen, frame_len);
-		if (match != PS_FILTER_NONE) {
-			if (match >> 16 == PS_FILTER_DROP)
-				return PS_VERDICT_DROP;
-			decided = 1;
-		}
-	}
+	if (decided)
+		match = early;
 	key = bpf_map_lookup_elem(&ps_flow_keys, &hook);
 	if (!key)
 		return PS_VERDICT_PASS;
@@ -599,7 +598,7 @@ static __always_inline int ps_track(void *data, void *data_end, __u64 frame_len,
 	struct ps_pkt p;
 	void *pos, *l4 = NULL;
 	__be16 h_proto;
-	__u32 tags = 0, l3_off, stat, match = PS_FILTER_NONE;
+	__u32 tags = 0, l3_off, stat, match = PS_FILTER_NONE, early = PS_FILTER_NONE;
 	int err, has_inner = 0;
 
 	/* The caller checked the Ethernet header and counts the frame in PS_STAT_TOTAL. */
@@ -613,7 +612,6 @@ static __always_inline int ps_track(void *data, void *data_end, __u64 frame_len,
 	l3_off = ETH_HLEN + tags * VLAN_HLEN; /* within frame_len: the tags were bounds-checked */
 
 	__builtin_memset(&p, 0, sizeof(p));
-	p.now = bpf_ktime_get_ns();
 	p.vlan_id = vlan < 0 ? 0 : vlan;
 	if (h_proto == bpf_htons(ETH_P_IP)) {
 		ps_count(hook, PS_STAT_IPV4, segs, frame_len);
@@ -696,10 +694,18 @@ static __always_inline int ps_track(void *data, void *data_end, __u64 frame_len,
 	}
 classify:
 	if (hook == PS_HOOK_INGRESS) {
+		/* A drop an address decides alone (a blocklist's flood) ends here: no clock, no flow lookup. */
+		early = ps_filter_early(&p, frame_len);
+		if (early != PS_FILTER_NONE && early >> 16 == PS_FILTER_DROP)
+			return PS_VERDICT_DROP;
+	}
+	p.now = bpf_ktime_get_ns();
+	if (hook == PS_HOOK_INGRESS) {
 		/* TCP, UDP, fragments and other protocols: classified with their flow (its cached verdict). */
 		if (!ik)
-			return ps_flow_update_ingress(&p, segs, frame_len, 1);
-		if (ps_filter_packet(&p, ik, has_inner, frame_len, &match) == PS_VERDICT_DROP)
+			return ps_flow_update_ingress(&p, segs, frame_len, 1, early);
+		match = early;
+		if (early == PS_FILTER_NONE && ps_filter_packet(&p, ik, has_inner, frame_len, &match) == PS_VERDICT_DROP)
 			return PS_VERDICT_DROP;
 		if (match != PS_FILTER_NONE && match >> 16 == PS_FILTER_MONITOR)
 			ps_count(hook, PS_STAT_MONITOR, segs, frame_len);
@@ -712,7 +718,7 @@ classify:
 			return PS_VERDICT_PASS;
 	}
 	if (hook == PS_HOOK_INGRESS)
-		ps_flow_update_ingress(&p, segs, frame_len, 0);
+		ps_flow_update_ingress(&p, segs, frame_len, 0, PS_FILTER_NONE);
 	else
 		ps_flow_update_egress(&p, segs, frame_len);
 	return PS_VERDICT_PASS;

@@ -51,20 +51,22 @@ internal static class FilterRateBench
 
     public static void Run(Options options)
     {
-        if (options.Runs("rate", "rate", "apply"))
+        if (options.Runs("rate", "rate", "apply", "drop"))
             RunRate(options);
-        if (options.Runs("apply", "rate", "apply"))
+        if (options.Runs("apply", "rate", "apply", "drop"))
             RunApply(options);
+        if (options.Runs("drop", "rate", "apply", "drop"))
+            DropRateBench.Run(options);
     }
 
     // ---------------------------------------------------------------- rules
 
-    private static FilterRule Rule(int id, int priority, FilterRuleSpec spec) => new(id, priority, spec, Epoch, Epoch);
+    internal static FilterRule Rule(int id, int priority, FilterRuleSpec spec) => new(id, priority, spec, Epoch, Epoch);
 
-    private static FilterRuleSpec Spec(FilterRuleType type, byte protocol, AddressMatch? src, PortRange? dport, FilterAction action, string comment) =>
+    internal static FilterRuleSpec Spec(FilterRuleType type, byte protocol, AddressMatch? src, PortRange? dport, FilterAction action, string comment) =>
         new(type, protocol, src, null, null, dport, 0, 0, null, null, null, null, null, null, null, action, true, comment, null, null);
 
-    private static AddressMatch V4(uint address, int length)
+    internal static AddressMatch V4(uint address, int length)
     {
         var masked = length == 0 ? 0 : address & (uint.MaxValue << (32 - length));
         return new AddressMatch(new IPAddress([(byte)(masked >> 24), (byte)(masked >> 16), (byte)(masked >> 8), (byte)masked]).ToString(), length, false);
@@ -77,7 +79,7 @@ internal static class FilterRateBench
     }
 
     /// <summary>Blocklist entry i: 198.18.0.0/15 (benchmarking addresses), never the traffic's source.</summary>
-    private static FilterRule BlocklistRule(int id, int priority, int i) =>
+    internal static FilterRule BlocklistRule(int id, int priority, int i) =>
         Rule(id, priority, Spec(FilterRuleType.Basic, 0, V4(0xC6120000u + (uint)i, 32), null, FilterAction.Drop, $"blocklist {i}"));
 
     /// <summary>

@@ -86,6 +86,13 @@ public sealed unsafe class FilterTables
     /// </summary>
     public bool CacheVerdicts { get; set; } = true;
 
+    /// <summary>
+    /// Whether drops an address decides alone are looked up before the flow table (on by default). Off, they wait
+    /// for the flow lookup and the full classification, as before the fast path: the filters benchmark compares.
+    /// Takes effect at the next <see cref="Apply"/>.
+    /// </summary>
+    public bool EarlyDrops { get; set; } = true;
+
     private static uint[][][] NewShadow(int fields, int keys) =>
         Enumerable.Range(0, FilterShared.Gens).Select(_ => Enumerable.Range(0, fields).Select(_ => new uint[keys]).ToArray()).ToArray();
 
@@ -135,7 +142,7 @@ public sealed unsafe class FilterTables
             WriteArray(_ports, _portShadow[gen], image.Ports, gen, FilterShared.PortKeys);
             WriteArray(_small, _smallShadow[gen], image.Small, gen, FilterShared.SmallKeys);
             WriteRules(gen, image);
-            _gens.Update(gen, Header(image, CacheVerdicts ? NextEpoch() : 0));
+            _gens.Update(gen, Header(image, CacheVerdicts ? NextEpoch() : 0, EarlyDrops));
         }
         catch
         {
@@ -217,7 +224,7 @@ public sealed unsafe class FilterTables
     // which a flow record starts with) makes every cached verdict stale at the flip.
     private uint NextEpoch() => _epoch = _epoch == uint.MaxValue ? 1 : _epoch + 1;
 
-    private static ps_filter_gen Header(FilterImage image, uint epoch)
+    private static ps_filter_gen Header(FilterImage image, uint epoch, bool early)
     {
         var h = new ps_filter_gen
         {
@@ -228,7 +235,7 @@ public sealed unsafe class FilterTables
             fields = image.Fields,
             no_inner_vec = image.NoInnerVector,
             no_l4_vec = image.NoL4Vector,
-            early = image.Early,
+            early = early ? image.Early : 0,
         };
         for (var i = 0; i < image.AnyVector.Length; i++)
             h.any_vec[i] = image.AnyVector[i];
