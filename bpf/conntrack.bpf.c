@@ -123,6 +123,14 @@ struct {
 	__array(values, struct ps_filter_sync_map);
 } ps_filter_sync SEC(".maps");
 
+/* The early path's IPv4 first stage (filter_shared.h): [gen][field (src, dst)][address >> 16]. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, PS_FILTER_GENS * 2 * PS_FILTER_EARLY4_KEYS);
+	__type(key, __u32);
+	__type(value, __u32); /* vector id, | PS_FILTER_DEEPER */
+} ps_filter_early4 SEC(".maps");
+
 /* Every bit set: the vector of a scan slot no field fills (filled by the loader). */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -403,9 +411,31 @@ __noinline int ps_filter_packet(const struct ps_pkt *p, const struct ps_icmp_key
 	return ps_filter_classify(fp, frame_len, match);
 }
 
+/* The vector id of one address field (PS_FF_SRC or PS_FF_DST) for the early path. IPv4 starts with
+ * the /16 array, an indexed load, and hashes only where longer prefixes exist inside that /16. */
+static __always_inline __u32 ps_filter_early_vec(const struct ps_filter_gen *g, const __u32 *addr, __u32 gen,
+						 __u32 family, __u32 field)
+{
+	const __u8 *lens = field == PS_FF_SRC ? g->lens[family][PS_FF_SRC] : g->lens[family][PS_FF_DST];
+	__u32 n = field == PS_FF_SRC ? g->nlens[family][PS_FF_SRC] : g->nlens[family][PS_FF_DST];
+	__u32 any = field == PS_FF_SRC ? g->any_vec[family][PS_FF_SRC] : g->any_vec[family][PS_FF_DST];
+	__u32 key, *first;
+
+	if (family)
+		return ps_filter_prefix_vec(addr, lens, n, any, gen, family, field, 0);
+	key = ((gen & 1) * 2 + (field == PS_FF_DST)) * PS_FILTER_EARLY4_KEYS + (bpf_ntohl(addr[0]) >> 16);
+	first = bpf_map_lookup_elem(&ps_filter_early4, &key);
+	if (!first)
+		return 0;
+	if (!(*first & PS_FILTER_DEEPER))
+		return *first;
+	return ps_filter_prefix_vec(addr, lens, n, *first & ~PS_FILTER_DEEPER, gen, family, field, 16);
+}
+
 /* The early verdict: the rule an address decides alone (a WINNER id, filter_shared.h), looked up
  * before the flow table and before the packet's clock read, for the address fields g->early names
- * (rule sets with a drop rule that only an address decides, such as blocklists). Returns the match
+ * (rule sets with a drop rule that only an address decides, such as blocklists; IPv4 through the /16
+ * first stage, ps_filter_early4). Returns the match
  * with its hit counted, or PS_FILTER_NONE when no looked-up address decides (the verdict then comes
  * as before). Every lookup reads the active generation, so a rule change applies from the next
  * packet. The hit's time is the coarse clock (a tick, a few ms): the fine one costs a flood's drop
@@ -422,11 +452,9 @@ __noinline __u32 ps_filter_early(const struct ps_pkt *p, __u64 frame_len)
 		return PS_FILTER_NONE;
 	family = p->family == PS_AF_INET6 ? 1 : 0;
 	if (g->early & (1 << PS_FF_SRC))
-		id = ps_filter_prefix_vec(p->src, g->lens[family][PS_FF_SRC], g->nlens[family][PS_FF_SRC],
-					  g->any_vec[family][PS_FF_SRC], gen, family, PS_FF_SRC);
+		id = ps_filter_early_vec(g, p->src, gen, family, PS_FF_SRC);
 	if (!(id & PS_FILTER_WINNER) && (g->early & (1 << PS_FF_DST)))
-		id = ps_filter_prefix_vec(p->dst, g->lens[family][PS_FF_DST], g->nlens[family][PS_FF_DST],
-					  g->any_vec[family][PS_FF_DST], gen, family, PS_FF_DST);
+		id = ps_filter_early_vec(g, p->dst, gen, family, PS_FF_DST);
 	if (!(id & PS_FILTER_WINNER))
 		return PS_FILTER_NONE;
 	return ps_filter_rule_match(gen, id & PS_FILTER_RULE_MASK, frame_len, bpf_ktime_get_coarse_ns());

@@ -142,10 +142,11 @@ __noinline int ps_filter_and_vec(struct ps_filter_vec *acc, struct ps_filter_and
 	return lo < hi;
 }
 
-/* The vector id of the longest prefix present among n lengths of one address field; any when none is.
- * addr: 16 bytes, network order. Inlined into each caller (they know their pointers' bounds). */
+/* The vector id of the longest prefix present among n lengths (longest first) of one address field
+ * that is longer than floor bits; any when none is. addr: 16 bytes, network order. Inlined into each
+ * caller (they know their pointers' bounds). */
 static __always_inline __u32 ps_filter_prefix_vec(const __u32 *addr, const __u8 *lens, __u32 n, __u32 any,
-						  __u32 gen, __u32 family, __u32 field)
+						  __u32 gen, __u32 family, __u32 field, __u32 floor)
 {
 	struct ps_filter_addr_key key;
 	struct ps_filter_mask *m;
@@ -158,6 +159,8 @@ static __always_inline __u32 ps_filter_prefix_vec(const __u32 *addr, const __u8 
 	for (i = 0; i < n && i < PS_FILTER_MAX_LENS; i++) {
 		__u32 len = lens[i];
 
+		if (len <= floor)
+			break;
 		/* Masks come from a table the loader fills: computing them here branches on the
 		 * length, and the verifier then walks every branch of every iteration. */
 		m = bpf_map_lookup_elem(&ps_filter_masks, &len);
@@ -213,7 +216,7 @@ __noinline __u32 ps_filter_addr_vec(const struct ps_filter_gen *g, const struct 
 		lens = g->lens[family][PS_FF_INNER_DST];
 		any = g->any_vec[family][PS_FF_INNER_DST];
 	}
-	return ps_filter_prefix_vec(addr, lens, n, any, gen, family, field);
+	return ps_filter_prefix_vec(addr, lens, n, any, gen, family, field, 0);
 }
 
 static __always_inline __u32 ps_filter_port_vec(__u32 gen, __u32 field, __u32 value)

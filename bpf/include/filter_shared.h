@@ -26,6 +26,11 @@
  * every other field's vector too and nothing ahead of it can match. The classifier stops there. */
 #define PS_FILTER_WINNER 0x40000000U
 #define PS_FILTER_RULE_MASK 0x3FFFU /* the rule index in a SINGLE or WINNER id */
+/* The early path's IPv4 first stage (ps_filter_early4): per generation and address field (src,
+ * dst), one entry per /16, holding the id the longest prefix of at most 16 bits gives there; with
+ * PS_FILTER_DEEPER set, longer prefixes exist inside that /16 and are looked up in the hash first. */
+#define PS_FILTER_EARLY4_KEYS 65536
+#define PS_FILTER_DEEPER 0x20000000U
 
 /* Fields, in the order the classifier looks them up; bit f of ps_filter_gen.fields set = some
  * rule constrains field f (an unconstrained field's vector would hold every rule: skipped). */

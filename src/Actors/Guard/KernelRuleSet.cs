@@ -125,6 +125,7 @@ public static class KernelRuleSet
         {
             Version = version,
             Early = early,
+            Early4 = [Early4(early, FilterField.Src, any, addresses), Early4(early, FilterField.Dst, any, addresses)],
             Rules = set.Rules.Select(r => ((uint)r.Id, Verdict(r.Spec.Action))).ToList(),
             Words = set.Words,
             Fields = fields,
@@ -259,6 +260,24 @@ public static class KernelRuleSet
             }
         }
         return early;
+    }
+
+    /// <summary>
+    /// The early path's IPv4 first stage for one address field: per /16, the id of the longest prefix of at most 16
+    /// bits covering it (shorter ones written first, longer ones over them), with Deeper where a longer prefix lies inside.
+    /// </summary>
+    private static uint[]? Early4(uint early, FilterField field, uint[] any, List<FilterAddressEntry> addresses)
+    {
+        if ((early & 1u << (int)field) == 0)
+            return null;
+        var table = new uint[FilterShared.Early4Keys];
+        Array.Fill(table, any[(int)field]);
+        var v4 = addresses.Where(a => a.Family == 0 && a.Field == field).ToList();
+        foreach (var a in v4.Where(a => a.Length <= 16).OrderBy(a => a.Length))
+            table.AsSpan((int)((uint)a.Address >> 16), 1 << (16 - a.Length)).Fill(a.Vector);
+        foreach (var a in v4.Where(a => a.Length > 16))
+            table[(uint)a.Address >> 16] |= FilterShared.Deeper;
+        return table;
     }
 
     public static FilterVerdict Verdict(FilterAction action) => action switch

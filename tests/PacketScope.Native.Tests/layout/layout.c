@@ -77,6 +77,8 @@ int main(void)
 	printf("enum PS_FILTER_SINGLE %u 0\n", PS_FILTER_SINGLE);
 	printf("enum PS_FILTER_WINNER %u 0\n", PS_FILTER_WINNER);
 	printf("enum PS_FILTER_RULE_MASK %u 0\n", PS_FILTER_RULE_MASK);
+	printf("enum PS_FILTER_DEEPER %u 0\n", PS_FILTER_DEEPER);
+	printf("enum PS_FILTER_EARLY4_KEYS %u 0\n", PS_FILTER_EARLY4_KEYS);
 	printf("enum PS_STAT_FLOW_MAP_FULL %d 0\n", PS_STAT_FLOW_MAP_FULL);
 	printf("enum PS_STAT_PASS %d 0\n", PS_STAT_PASS);
 	printf("enum PS_STAT_ICMP_NEW %d 0\n", PS_STAT_ICMP_NEW);
