@@ -432,18 +432,18 @@ static __always_inline __u32 ps_filter_early_vec(const struct ps_filter_gen *g, 
 	return ps_filter_prefix_vec(addr, lens, n, *first & ~PS_FILTER_DEEPER, gen, family, field, 16);
 }
 
-/* The early verdict: the rule an address decides alone (a WINNER id, filter_shared.h), looked up
+/* The early drop: a drop rule an address decides alone (a WINNER id, filter_shared.h), looked up
  * before the flow table and before the packet's clock read, for the address fields g->early names
- * (rule sets with a drop rule that only an address decides, such as blocklists; IPv4 through the /16
- * first stage, ps_filter_early4). Returns the match
- * with its hit counted, or PS_FILTER_NONE when no looked-up address decides (the verdict then comes
- * as before). Every lookup reads the active generation, so a rule change applies from the next
- * packet. The hit's time is the coarse clock (a tick, a few ms): the fine one costs a flood's drop
- * as much as the lookup. */
+ * (rule sets with a drop rule that only an address decides, such as blocklists; IPv4 through the
+ * /16 first stage, ps_filter_early4). Returns the match with its hit counted, or PS_FILTER_NONE
+ * when no looked-up address decides a drop (the verdict then comes as before). No cache: every lookup
+ * reads the active generation, so a rule change applies from the next packet. The hit's time is
+ * the coarse clock (a tick): the fine one costs a flood's drop about as much as the lookup. */
 __noinline __u32 ps_filter_early(const struct ps_pkt *p, __u64 frame_len)
 {
+	struct ps_filter_rule *rule;
 	struct ps_filter_gen *g;
-	__u32 family, gen, id = 0;
+	__u32 family, gen, key, id = 0;
 
 	if (!p)
 		return PS_FILTER_NONE;
@@ -457,33 +457,35 @@ __noinline __u32 ps_filter_early(const struct ps_pkt *p, __u64 frame_len)
 		id = ps_filter_early_vec(g, p->dst, gen, family, PS_FF_DST);
 	if (!(id & PS_FILTER_WINNER))
 		return PS_FILTER_NONE;
-	return ps_filter_rule_match(gen, id & PS_FILTER_RULE_MASK, frame_len, bpf_ktime_get_coarse_ns());
+	key = (gen & 1) * PS_FILTER_MAX_RULES + (id & PS_FILTER_RULE_MASK);
+	rule = bpf_map_lookup_elem(&ps_filter_rules, &key);
+	/* An allow or a monitor is left to the flow update: its flow's cached verdict costs less. */
+	if (!rule || rule->action != PS_FILTER_DROP)
+		return PS_FILTER_NONE;
+	ps_filter_count_hit(rule->slot, frame_len, bpf_ktime_get_coarse_ns());
+	return (__u32)PS_FILTER_DROP << 16 | rule->slot;
 }
 
-/* An ingress packet's flow update; with classify set, its filter verdict first (early: the match
- * ps_filter_early found, which only allows or monitors here: its drops never reach the flow table).
- * Every packet of one side of a flow (ingress may see both sides on a forwarding
- * host) shares the addresses, ports and protocol, so when the rule set constrains nothing else the
- * side caches its verdict: the packets after the first cost a compare and the hit counter, not a
- * classification. The cache holds for one epoch of the rule tables, and never for later fragments
- * (classified without ports, tracked in the ports-0 flow). Returns PS_VERDICT_DROP when a rule drops
- * the packet: it is then not counted in its flow. */
+/* An ingress packet's flow update; with classify set, its filter verdict first (the drops that
+ * ps_filter_early decides never get here). Every packet of one side of a flow (ingress may see both sides on a forwarding host) shares the
+ * addresses, ports and protocol, so when the rule set constrains nothing else the side caches its
+ * verdict: the packets after the first cost a compare and the hit counter, not a classification.
+ * The cache holds for one epoch of the rule tables, and never for later fragments (classified
+ * without ports, tracked in the ports-0 flow). Returns PS_VERDICT_DROP when a rule drops the
+ * packet: it is then not counted in its flow. */
 __noinline int ps_flow_update_ingress(const struct ps_pkt *p, __u32 segs, __u64 frame_len,
-				      int classify, __u32 early)
+				      int classify)
 {
 	struct ps_flow_key *key;
 	struct ps_flow_value *v;
 	struct ps_filter_gen *g = NULL;
 	__u32 side, gen = 0, hook = PS_HOOK_INGRESS, epoch = 0, match = PS_FILTER_NONE;
 	__u64 *cache = NULL, cached = 0;
-	int decided = early != PS_FILTER_NONE;
 
 	if (!p)
 		return PS_VERDICT_PASS;
 	if (classify)
 		g = ps_filter_active(&gen);
-	if (decided)
-		match = early;
 	key = bpf_map_lookup_elem(&ps_flow_keys, &hook);
 	if (!key)
 		return PS_VERDICT_PASS;
@@ -497,10 +499,7 @@ __noinline int ps_flow_update_ingress(const struct ps_pkt *p, __u32 segs, __u64 
 		/* One load of the word (another CPU may rewrite it): its epoch and its result belong together. */
 		if (cache)
 			cached = *(volatile __u64 *)cache;
-		if (decided) {
-			if (cache && cached != ((__u64)epoch << 32 | match))
-				*cache = (__u64)epoch << 32 | match;
-		} else if (cache && cached >> 32 == epoch) {
+		if (cache && cached >> 32 == epoch) {
 			match = (__u32)cached;
 			if (match != PS_FILTER_NONE)
 				ps_filter_count_hit(match & 0xffff, frame_len, p->now);
@@ -626,7 +625,7 @@ static __always_inline int ps_track(void *data, void *data_end, __u64 frame_len,
 	struct ps_pkt p;
 	void *pos, *l4 = NULL;
 	__be16 h_proto;
-	__u32 tags = 0, l3_off, stat, match = PS_FILTER_NONE, early = PS_FILTER_NONE;
+	__u32 tags = 0, l3_off, stat, match = PS_FILTER_NONE;
 	int err, has_inner = 0;
 
 	/* The caller checked the Ethernet header and counts the frame in PS_STAT_TOTAL. */
@@ -723,17 +722,15 @@ static __always_inline int ps_track(void *data, void *data_end, __u64 frame_len,
 classify:
 	if (hook == PS_HOOK_INGRESS) {
 		/* A drop an address decides alone (a blocklist's flood) ends here: no clock, no flow lookup. */
-		early = ps_filter_early(&p, frame_len);
-		if (early != PS_FILTER_NONE && early >> 16 == PS_FILTER_DROP)
+		if (ps_filter_early(&p, frame_len) != PS_FILTER_NONE)
 			return PS_VERDICT_DROP;
 	}
 	p.now = bpf_ktime_get_ns();
 	if (hook == PS_HOOK_INGRESS) {
 		/* TCP, UDP, fragments and other protocols: classified with their flow (its cached verdict). */
 		if (!ik)
-			return ps_flow_update_ingress(&p, segs, frame_len, 1, early);
-		match = early;
-		if (early == PS_FILTER_NONE && ps_filter_packet(&p, ik, has_inner, frame_len, &match) == PS_VERDICT_DROP)
+			return ps_flow_update_ingress(&p, segs, frame_len, 1);
+		if (ps_filter_packet(&p, ik, has_inner, frame_len, &match) == PS_VERDICT_DROP)
 			return PS_VERDICT_DROP;
 		if (match != PS_FILTER_NONE && match >> 16 == PS_FILTER_MONITOR)
 			ps_count(hook, PS_STAT_MONITOR, segs, frame_len);
@@ -746,7 +743,7 @@ classify:
 			return PS_VERDICT_PASS;
 	}
 	if (hook == PS_HOOK_INGRESS)
-		ps_flow_update_ingress(&p, segs, frame_len, 0, PS_FILTER_NONE);
+		ps_flow_update_ingress(&p, segs, frame_len, 0);
 	else
 		ps_flow_update_egress(&p, segs, frame_len);
 	return PS_VERDICT_PASS;
