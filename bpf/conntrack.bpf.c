@@ -123,6 +123,14 @@ struct {
 	__array(values, struct ps_filter_sync_map);
 } ps_filter_sync SEC(".maps");
 
+/* The early path's IPv4 first stage (filter_shared.h): [gen][field (src, dst)][address >> 16]. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, PS_FILTER_GENS * 2 * PS_FILTER_EARLY4_KEYS);
+	__type(key, __u32);
+	__type(value, __u32); /* vector id, | PS_FILTER_DEEPER */
+} ps_filter_early4 SEC(".maps");
+
 /* Every bit set: the vector of a scan slot no field fills (filled by the loader). */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -403,29 +411,86 @@ __noinline int ps_filter_packet(const struct ps_pkt *p, const struct ps_icmp_key
 	return ps_filter_classify(fp, frame_len, match);
 }
 
-/* An ingress packet's flow update; with classify set, its filter verdict first. Every packet of one
- * side of a flow (ingress may see both sides on a forwarding host) shares the addresses, ports and
- * protocol, so when the rule set constrains nothing else the side caches its verdict: the packets
- * after the first cost a compare and the hit counter, not a classification. The cache holds for
- * one epoch of the rule tables, and never for later fragments (classified without ports, tracked
- * in the ports-0 flow). Returns PS_VERDICT_DROP when a rule drops the packet: it is then not
- * counted in its flow. */
+/* The vector id of one address field (PS_FF_SRC or PS_FF_DST) for the early path. IPv4 starts with
+ * the /16 array, an indexed load, and hashes only where longer prefixes exist inside that /16. */
+static __always_inline __u32 ps_filter_early_vec(const struct ps_filter_gen *g, const __u32 *addr, __u32 gen,
+						 __u32 family, __u32 field)
+{
+	const __u8 *lens = field == PS_FF_SRC ? g->lens[family][PS_FF_SRC] : g->lens[family][PS_FF_DST];
+	__u32 n = field == PS_FF_SRC ? g->nlens[family][PS_FF_SRC] : g->nlens[family][PS_FF_DST];
+	__u32 any = field == PS_FF_SRC ? g->any_vec[family][PS_FF_SRC] : g->any_vec[family][PS_FF_DST];
+	__u32 key, *first;
+
+	if (family)
+		return ps_filter_prefix_vec(addr, lens, n, any, gen, family, field, 0);
+	key = ((gen & 1) * 2 + (field == PS_FF_DST)) * PS_FILTER_EARLY4_KEYS + (bpf_ntohl(addr[0]) >> 16);
+	first = bpf_map_lookup_elem(&ps_filter_early4, &key);
+	if (!first)
+		return 0;
+	if (!(*first & PS_FILTER_DEEPER))
+		return *first;
+	return ps_filter_prefix_vec(addr, lens, n, *first & ~PS_FILTER_DEEPER, gen, family, field, 16);
+}
+
+/* The early drop: a drop rule an address decides alone (a WINNER id, filter_shared.h), looked up
+ * before the flow table and before the packet's clock read, for the address fields g->early names
+ * (rule sets with a drop rule that only an address decides, such as blocklists; IPv4 through the
+ * /16 first stage, ps_filter_early4). Returns the match with its hit counted, or PS_FILTER_NONE
+ * when no looked-up address decides a drop (the verdict then comes as before). No cache: every lookup
+ * reads the active generation, so a rule change applies from the next packet. The hit's time is
+ * the coarse clock (a tick): the fine one costs a flood's drop about as much as the lookup. */
+__noinline __u32 ps_filter_early(const struct ps_pkt *p, __u64 frame_len)
+{
+	struct ps_filter_rule *rule;
+	struct ps_filter_gen *g;
+	__u32 family, gen, key, id = 0;
+
+	if (!p)
+		return PS_FILTER_NONE;
+	g = ps_filter_active(&gen);
+	if (!g || !g->rules || !g->early)
+		return PS_FILTER_NONE;
+	family = p->family == PS_AF_INET6 ? 1 : 0;
+	if (g->early & (1 << PS_FF_SRC))
+		id = ps_filter_early_vec(g, p->src, gen, family, PS_FF_SRC);
+	if (!(id & PS_FILTER_WINNER) && (g->early & (1 << PS_FF_DST)))
+		id = ps_filter_early_vec(g, p->dst, gen, family, PS_FF_DST);
+	if (!(id & PS_FILTER_WINNER))
+		return PS_FILTER_NONE;
+	key = (gen & 1) * PS_FILTER_MAX_RULES + (id & PS_FILTER_RULE_MASK);
+	rule = bpf_map_lookup_elem(&ps_filter_rules, &key);
+	/* An allow or a monitor is left to the flow update: its flow's cached verdict costs less. */
+	if (!rule || rule->action != PS_FILTER_DROP)
+		return PS_FILTER_NONE;
+	ps_filter_count_hit(rule->slot, frame_len, bpf_ktime_get_coarse_ns());
+	return (__u32)PS_FILTER_DROP << 16 | rule->slot;
+}
+
+/* An ingress packet's flow update; with classify set, its filter verdict first (the drops that
+ * ps_filter_early decides never get here). Every packet of one side of a flow (ingress may see both sides on a forwarding host) shares the
+ * addresses, ports and protocol, so when the rule set constrains nothing else the side caches its
+ * verdict: the packets after the first cost a compare and the hit counter, not a classification.
+ * The cache holds for one epoch of the rule tables, and never for later fragments (classified
+ * without ports, tracked in the ports-0 flow). Returns PS_VERDICT_DROP when a rule drops the
+ * packet: it is then not counted in its flow. */
 __noinline int ps_flow_update_ingress(const struct ps_pkt *p, __u32 segs, __u64 frame_len,
 				      int classify)
 {
 	struct ps_flow_key *key;
 	struct ps_flow_value *v;
 	struct ps_filter_gen *g = NULL;
-	__u32 side, gen, hook = PS_HOOK_INGRESS, epoch = 0, match = PS_FILTER_NONE;
+	__u32 side, gen = 0, hook = PS_HOOK_INGRESS, epoch = 0, match = PS_FILTER_NONE;
 	__u64 *cache = NULL, cached = 0;
 
+	if (!p)
+		return PS_VERDICT_PASS;
+	if (classify)
+		g = ps_filter_active(&gen);
 	key = bpf_map_lookup_elem(&ps_flow_keys, &hook);
-	if (!p || !key)
+	if (!key)
 		return PS_VERDICT_PASS;
 	side = ps_flow_key_of(p, key);
 	v = bpf_map_lookup_elem(&ps_flows, key);
-	if (classify)
-		g = ps_filter_active(&gen);
 	if (g && g->rules) {
 		if (!p->later_frag && !(g->fields & ~PS_FILTER_FLOW_FIELDS))
 			epoch = g->epoch;
@@ -574,7 +639,6 @@ static __always_inline int ps_track(void *data, void *data_end, __u64 frame_len,
 	l3_off = ETH_HLEN + tags * VLAN_HLEN; /* within frame_len: the tags were bounds-checked */
 
 	__builtin_memset(&p, 0, sizeof(p));
-	p.now = bpf_ktime_get_ns();
 	p.vlan_id = vlan < 0 ? 0 : vlan;
 	if (h_proto == bpf_htons(ETH_P_IP)) {
 		ps_count(hook, PS_STAT_IPV4, segs, frame_len);
@@ -656,6 +720,12 @@ static __always_inline int ps_track(void *data, void *data_end, __u64 frame_len,
 		ik = &ikey;
 	}
 classify:
+	if (hook == PS_HOOK_INGRESS) {
+		/* A drop an address decides alone (a blocklist's flood) ends here: no clock, no flow lookup. */
+		if (ps_filter_early(&p, frame_len) != PS_FILTER_NONE)
+			return PS_VERDICT_DROP;
+	}
+	p.now = bpf_ktime_get_ns();
 	if (hook == PS_HOOK_INGRESS) {
 		/* TCP, UDP, fragments and other protocols: classified with their flow (its cached verdict). */
 		if (!ik)

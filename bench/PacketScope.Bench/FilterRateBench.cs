@@ -51,22 +51,25 @@ internal static class FilterRateBench
 
     public static void Run(Options options)
     {
-        if (options.Runs("rate", "rate", "apply", "burst"))
+        string[] parts = ["rate", "apply", "burst", "drop"];
+        if (options.Runs("rate", parts))
             RunRate(options);
-        if (options.Runs("apply", "rate", "apply", "burst"))
+        if (options.Runs("apply", parts))
             RunApply(options);
-        if (options.Runs("burst", "rate", "apply", "burst"))
+        if (options.Runs("burst", parts))
             FilterBurstBench.Run(options);
+        if (options.Runs("drop", parts))
+            DropRateBench.Run(options);
     }
 
     // ---------------------------------------------------------------- rules
 
-    private static FilterRule Rule(int id, int priority, FilterRuleSpec spec) => new(id, priority, spec, Epoch, Epoch);
+    internal static FilterRule Rule(int id, int priority, FilterRuleSpec spec) => new(id, priority, spec, Epoch, Epoch);
 
-    private static FilterRuleSpec Spec(FilterRuleType type, byte protocol, AddressMatch? src, PortRange? dport, FilterAction action, string comment) =>
+    internal static FilterRuleSpec Spec(FilterRuleType type, byte protocol, AddressMatch? src, PortRange? dport, FilterAction action, string comment) =>
         new(type, protocol, src, null, null, dport, 0, 0, null, null, null, null, null, null, null, action, true, comment, null, null);
 
-    private static AddressMatch V4(uint address, int length)
+    internal static AddressMatch V4(uint address, int length)
     {
         var masked = length == 0 ? 0 : address & (uint.MaxValue << (32 - length));
         return new AddressMatch(new IPAddress([(byte)(masked >> 24), (byte)(masked >> 16), (byte)(masked >> 8), (byte)masked]).ToString(), length, false);
@@ -79,7 +82,7 @@ internal static class FilterRateBench
     }
 
     /// <summary>Blocklist entry i: 198.18.0.0/15 (benchmarking addresses), never the traffic's source.</summary>
-    private static FilterRule BlocklistRule(int id, int priority, int i) =>
+    internal static FilterRule BlocklistRule(int id, int priority, int i) =>
         Rule(id, priority, Spec(FilterRuleType.Basic, 0, V4(0xC6120000u + (uint)i, 32), null, FilterAction.Drop, $"blocklist {i}"));
 
     /// <summary>

@@ -162,14 +162,14 @@ internal static class PacketRateBench
         return count;
     }
 
-    /// <summary>struct psb_flows in bpf/bench_flows.bpf.c (the program writes next; _pad mirrors C padding).</summary>
+    /// <summary>struct psb_flows in bpf/bench_flows.bpf.c (the program writes next).</summary>
 #pragma warning disable CS0649
     internal struct psb_flows
     {
         public uint flows;
         public uint base_port;
         public uint next;
-        public uint _pad;
+        public uint rand_bits;
     }
 #pragma warning restore CS0649
 

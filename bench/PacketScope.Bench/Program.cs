@@ -12,12 +12,14 @@ if (command is "help" or "--help" or "-h")
         Usage: make bench ARGS="[packet-rate|filters|flow-read|idle-rss|all] [--name value ...]"   (as root)
 
           packet-rate  --frames 10000000 --flows 1024 --rounds 3 --target 0.8
-          filters      --part all|rate|apply|burst
+          filters      --part all|rate|apply|burst|drop
                        rate:  --frames 5000000 --flows 1024 --rounds 5 --counts 100,1000,10000 --mixed 10000
                               --prog-runs 1000000 --target 0.9
                        apply: --apply-rules 10000 --reps 20 --cold-runs 3
                        burst: --burst-rules 10000 --burst-deletes 2000 --burst-clients 8 --baseline-rules 1000
                               --settle-seconds 20 --lag-target-ms 1000 --rss-target-mb 400
+                       drop:  --frames 5000000 --rounds 5 --receivers xdp,guard,nft --prog-runs 1000000 --drop-target 0.7
+                              (nftables is installed with apt if missing)
           flow-read    --flows 1000000 --chunk 4096 --poll-ms 10 --runs 3 --gc node|server|workstation
           idle-rss     --idle-seconds 5 --gc node|server|workstation (of the noop baseline)
           cluster      --part all|propagation|query|rejoin

@@ -142,16 +142,50 @@ __noinline int ps_filter_and_vec(struct ps_filter_vec *acc, struct ps_filter_and
 	return lo < hi;
 }
 
+/* The vector id of the longest prefix present among n lengths (longest first) of one address field
+ * that is longer than floor bits; any when none is. addr: 16 bytes, network order. Inlined into each
+ * caller (they know their pointers' bounds). */
+static __always_inline __u32 ps_filter_prefix_vec(const __u32 *addr, const __u8 *lens, __u32 n, __u32 any,
+						  __u32 gen, __u32 family, __u32 field, __u32 floor)
+{
+	struct ps_filter_addr_key key;
+	struct ps_filter_mask *m;
+	__u32 i, *id;
+
+	__builtin_memset(&key, 0, sizeof(key));
+	key.gen = gen & 1;
+	key.family = family;
+	key.field = field;
+	for (i = 0; i < n && i < PS_FILTER_MAX_LENS; i++) {
+		__u32 len = lens[i];
+
+		if (len <= floor)
+			break;
+		/* Masks come from a table the loader fills: computing them here branches on the
+		 * length, and the verifier then walks every branch of every iteration. */
+		m = bpf_map_lookup_elem(&ps_filter_masks, &len);
+		if (!m)
+			return 0;
+		key.len = len;
+		key.addr32[0] = addr[0] & m->m[0];
+		key.addr32[1] = addr[1] & m->m[1];
+		key.addr32[2] = addr[2] & m->m[2];
+		key.addr32[3] = addr[3] & m->m[3];
+		id = bpf_map_lookup_elem(&ps_filter_addrs, &key);
+		if (id)
+			return *id;
+	}
+	return any;
+}
+
 /* The vector of the longest prefix present for address field (PS_FF_SRC..PS_FF_INNER_DST);
  * any_vec when none is. */
 __noinline __u32 ps_filter_addr_vec(const struct ps_filter_gen *g, const struct ps_filter_pkt *fp,
 				    __u32 gen, __u32 field)
 {
-	struct ps_filter_addr_key key;
-	struct ps_filter_mask *m;
 	const __u32 *addr;
 	const __u8 *lens;
-	__u32 i, n, family, any, *id;
+	__u32 n, family, any;
 
 	if (!g || !fp || field >= PS_FILTER_ADDR_FIELDS)
 		return 0;
@@ -182,28 +216,7 @@ __noinline __u32 ps_filter_addr_vec(const struct ps_filter_gen *g, const struct 
 		lens = g->lens[family][PS_FF_INNER_DST];
 		any = g->any_vec[family][PS_FF_INNER_DST];
 	}
-	__builtin_memset(&key, 0, sizeof(key));
-	key.gen = gen & 1;
-	key.family = family;
-	key.field = field;
-	for (i = 0; i < n && i < PS_FILTER_MAX_LENS; i++) {
-		__u32 len = lens[i];
-
-		/* Masks come from a table the loader fills: computing them here branches on the
-		 * length, and the verifier then walks every branch of every iteration. */
-		m = bpf_map_lookup_elem(&ps_filter_masks, &len);
-		if (!m)
-			return 0;
-		key.len = len;
-		key.addr32[0] = addr[0] & m->m[0];
-		key.addr32[1] = addr[1] & m->m[1];
-		key.addr32[2] = addr[2] & m->m[2];
-		key.addr32[3] = addr[3] & m->m[3];
-		id = bpf_map_lookup_elem(&ps_filter_addrs, &key);
-		if (id)
-			return *id;
-	}
-	return any;
+	return ps_filter_prefix_vec(addr, lens, n, any, gen, family, field, 0);
 }
 
 static __always_inline __u32 ps_filter_port_vec(__u32 gen, __u32 field, __u32 value)
@@ -256,12 +269,34 @@ static __always_inline void ps_filter_count_hit(__u32 slot, __u64 frame_len, __u
 	h->last_hit_ns = now;
 }
 
-/* Collects a field's vector id; an empty vector (id 0) ends classification at once. */
+/* The match of rule i (the index in priority order) of generation gen: action << 16 | hit slot, its hit
+ * counted; PS_FILTER_NONE when there is no such rule. */
+static __always_inline __u32 ps_filter_rule_match(__u32 gen, __u32 i, __u64 frame_len, __u64 now)
+{
+	struct ps_filter_rule *rule;
+	__u32 key;
+
+	if (i >= PS_FILTER_MAX_RULES)
+		return PS_FILTER_NONE;
+	key = (gen & 1) * PS_FILTER_MAX_RULES + i;
+	rule = bpf_map_lookup_elem(&ps_filter_rules, &key);
+	if (!rule)
+		return PS_FILTER_NONE;
+	ps_filter_count_hit(rule->slot, frame_len, now);
+	return (__u32)rule->action << 16 | rule->slot;
+}
+
+/* Collects a field's vector id; an empty vector (id 0) ends classification at once, a WINNER id
+ * with its rule. */
 #define PS_FILTER_STEP(id)                                \
 	do {                                              \
 		__u32 ___id = (id), ___k = n;             \
 		if (___id == 0 || n >= PS_FF_MAX)         \
 			return PS_VERDICT_PASS;           \
+		if (___id & PS_FILTER_WINNER) {           \
+			i = ___id & PS_FILTER_RULE_MASK;  \
+			goto found;                       \
+		}                                         \
 		___k &= PS_FF_MAX_POW2 - 1;               \
 		PS_BARRIER_VAR(___k);                     \
 		ids[___k & (PS_FF_MAX_POW2 - 1)] = ___id; \
@@ -371,11 +406,10 @@ __noinline int ps_filter_classify(struct ps_filter_pkt *fp, __u64 frame_len, __u
 {
 	const struct ps_filter_vec *va, *vb, *vc, *vd;
 	struct ps_filter_and st = {};
-	struct ps_filter_rule *rule;
 	struct ps_filter_vec *acc;
 	struct ps_filter_gen *g;
 	__u32 *ids;
-	__u32 zero = 0, gen, fields, key, lo, hi, n = 0, k;
+	__u32 zero = 0, gen, fields, lo, hi, n = 0, k;
 	int i;
 
 	if (!fp || !match)
@@ -484,15 +518,11 @@ done:
 			return PS_VERDICT_PASS;
 		i = k * 64 + ps_filter_lowest_bit(acc->w[k]);
 	}
+found:
 	if (i < 0 || i >= PS_FILTER_MAX_RULES)
 		return PS_VERDICT_PASS;
-	key = gen * PS_FILTER_MAX_RULES + i;
-	rule = bpf_map_lookup_elem(&ps_filter_rules, &key);
-	if (!rule)
-		return PS_VERDICT_PASS;
-	ps_filter_count_hit(rule->slot, frame_len, fp->now);
-	*match = (__u32)rule->action << 16 | rule->slot;
-	return rule->action == PS_FILTER_DROP ? PS_VERDICT_DROP : PS_VERDICT_PASS;
+	*match = ps_filter_rule_match(gen, i, frame_len, fp->now);
+	return *match != PS_FILTER_NONE && *match >> 16 == PS_FILTER_DROP ? PS_VERDICT_DROP : PS_VERDICT_PASS;
 }
 
 /* Whether any rule is loaded: then what the parser cannot read (a first fragment too short for its

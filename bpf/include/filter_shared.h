@@ -21,6 +21,16 @@
 /* A vector id with this bit set is a vector holding one rule, the one in the low bits: stored
  * nowhere, tested without a lookup (blocklists are made of them). */
 #define PS_FILTER_SINGLE 0x80000000U
+/* A vector id with this bit set names the rule in its low bits as the winner, whatever the other
+ * fields hold: the lowest rule of that field value's vector constrains no other field, so it is in
+ * every other field's vector too and nothing ahead of it can match. The classifier stops there. */
+#define PS_FILTER_WINNER 0x40000000U
+#define PS_FILTER_RULE_MASK 0x3FFFU /* the rule index in a SINGLE or WINNER id */
+/* The early path's IPv4 first stage (ps_filter_early4): per generation and address field (src,
+ * dst), one entry per /16, holding the id the longest prefix of at most 16 bits gives there; with
+ * PS_FILTER_DEEPER set, longer prefixes exist inside that /16 and are looked up in the hash first. */
+#define PS_FILTER_EARLY4_KEYS 65536
+#define PS_FILTER_DEEPER 0x20000000U
 
 /* Fields, in the order the classifier looks them up; bit f of ps_filter_gen.fields set = some
  * rule constrains field f (an unconstrained field's vector would hold every rule: skipped). */
@@ -67,6 +77,9 @@ struct ps_filter_gen {
 	__u32 no_inner_vec;
 	__u32 no_l4_vec;
 	__u32 epoch; /* new on every apply, never 0: a flow's cached verdict holds for this epoch only */
+	/* Bits PS_FF_SRC / PS_FF_DST: some entry of that address field is a WINNER id of a drop rule,
+	 * so ingress looks that field up before the flow table and drops without touching it. */
+	__u32 early;
 	/* Per family (0: IPv4, 1: IPv6) and address field: the /0 vector and the other prefix
 	 * lengths present, longest first. */
 	__u32 any_vec[2][PS_FILTER_ADDR_FIELDS];

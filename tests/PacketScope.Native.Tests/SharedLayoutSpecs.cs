@@ -92,6 +92,10 @@ public sealed class SharedLayoutSpecs
         Assert.Equal(FilterShared.VecsPerGen, Const("PS_FILTER_VECS_PER_GEN"));
         Assert.Equal(FilterShared.MaxLens, Const("PS_FILTER_MAX_LENS"));
         Assert.Equal(FilterShared.Single, unchecked((uint)Const("PS_FILTER_SINGLE")));
+        Assert.Equal(FilterShared.Winner, unchecked((uint)Const("PS_FILTER_WINNER")));
+        Assert.Equal(FilterShared.RuleMask, unchecked((uint)Const("PS_FILTER_RULE_MASK")));
+        Assert.Equal(FilterShared.Deeper, unchecked((uint)Const("PS_FILTER_DEEPER")));
+        Assert.Equal(FilterShared.Early4Keys, Const("PS_FILTER_EARLY4_KEYS"));
         Assert.Equal(Conntrack.HookMax, Const("PS_HOOK_MAX"));
         Assert.Equal((int)Conntrack.DefaultMaxFlows, Const("PS_DEFAULT_MAX_FLOWS"));
     }

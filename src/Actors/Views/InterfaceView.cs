@@ -36,6 +36,9 @@ public sealed class InterfaceView
     public int IcmpCount => _icmp.Count;
     public MapReadSummary? FlowSummary => _flowSummary;
 
+    /// <summary>True once the counters and the flow table have each been read once: before that, numbers would be missing.</summary>
+    public bool HasFirstReading => _stats is not null && _flowSummary is not null;
+
     public void Apply(MapDelta<ps_flow_key, ps_flow_value> delta)
     {
         // Size the table once instead of growing it by doubling through a million inserts.

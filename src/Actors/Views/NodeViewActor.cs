@@ -65,7 +65,9 @@ public sealed class NodeViewActor : ReceiveActor
             _views.Values.Select(v => v.Stats()).OfType<InterfaceStats>()
                 .Select(s => s with { XdpMode = _status.TryGetValue(s.Interface, out var st) ? st.XdpMode : null }).ToList())));
         Receive<GetNodeStatus>(_ => Sender.Tell(new NodeStatus(_node,
-            _expected.All(i => _status[i].State == "attached"), _status.Values.ToList())));
+            // Ready once every interface is attached and its counters and flows have been read once: an answer after
+            // that never leaves out an interface or shows a table it has not read yet.
+            _expected.All(i => _status[i].State == "attached" && _views.TryGetValue(i, out var v) && v.HasFirstReading), _status.Values.ToList())));
 
         _bus = bus;
     }

@@ -24,6 +24,10 @@ public sealed class FilterImage
     public IReadOnlyList<ulong[]> Vectors { get; init; } = [];
     public uint NoInnerVector { get; init; }
     public uint NoL4Vector { get; init; }
+    /// <summary>Bits <see cref="FilterField.Src"/>, <see cref="FilterField.Dst"/>: address fields where some value names a drop rule as the winner.</summary>
+    public uint Early { get; init; }
+    /// <summary>[0] src, [1] dst: the IPv4 first stage of the early path, an id per /16 (| Deeper); null for a field not in <see cref="Early"/>.</summary>
+    public uint[]?[] Early4 { get; init; } = new uint[]?[2];
     /// <summary>[family * 4 + field]: the /0 vector of each address field.</summary>
     public uint[] AnyVector { get; init; } = new uint[2 * FilterShared.AddrFields];
     public IReadOnlyList<FilterAddressEntry> Addresses { get; init; } = [];
@@ -40,12 +44,13 @@ public readonly record struct FilterHits(ulong Packets, ulong Bytes, ulong LastH
 
 public sealed unsafe class FilterTables
 {
-    private readonly BpfMap _active, _gens, _vecs, _addrs, _ports, _small, _rules, _hits, _sync, _syncInner;
+    private readonly BpfMap _active, _gens, _vecs, _addrs, _ports, _small, _rules, _hits, _sync, _syncInner, _early4;
     // What each generation holds now, so the next fill writes only the difference.
     private readonly IReadOnlyList<ulong[]>[] _vectors = [[], []];
     private readonly Dictionary<ps_filter_addr_key, uint>[] _addrKeys = [new(), new()];
     private readonly uint[][][] _portShadow;
     private readonly uint[][][] _smallShadow;
+    private readonly uint[][][] _early4Shadow;
     // Hit counter slots: one per rule id while the rule is in the kernel's set, zeroed before reuse.
     private readonly System.Collections.Concurrent.ConcurrentDictionary<uint, ushort> _slots = new(); // read by ReadHits on other threads
     private readonly Stack<ushort> _freeSlots = new(Enumerable.Range(0, FilterShared.HitSlots).Reverse().Select(i => (ushort)i));
@@ -64,6 +69,8 @@ public sealed unsafe class FilterTables
         _hits = obj.Map(FilterShared.HitsMap);
         _sync = obj.Map(FilterShared.SyncMap);
         _syncInner = obj.Map(FilterShared.SyncInnerMap);
+        _early4 = obj.Map(FilterShared.Early4Map);
+        _early4Shadow = NewShadow(2, FilterShared.Early4Keys);
         _portShadow = NewShadow(FilterShared.PortFields, FilterShared.PortKeys);
         _smallShadow = NewShadow(FilterShared.SmallFields, FilterShared.SmallKeys);
         FillMasks(obj.Map(FilterShared.MasksMap));
@@ -117,6 +124,13 @@ public sealed unsafe class FilterTables
     /// </summary>
     public bool CacheVerdicts { get; set; } = true;
 
+    /// <summary>
+    /// Whether drops an address decides alone are looked up before the flow table (on by default). Off, they wait
+    /// for the flow lookup and the full classification, as before the fast path: the filters benchmark compares.
+    /// Takes effect at the next <see cref="Apply"/>.
+    /// </summary>
+    public bool EarlyDrops { get; set; } = true;
+
     private static uint[][][] NewShadow(int fields, int keys) =>
         Enumerable.Range(0, FilterShared.Gens).Select(_ => Enumerable.Range(0, fields).Select(_ => new uint[keys]).ToArray()).ToArray();
 
@@ -165,8 +179,9 @@ public sealed unsafe class FilterTables
             WriteAddresses(gen, image);
             WriteArray(_ports, _portShadow[gen], image.Ports, gen, FilterShared.PortKeys);
             WriteArray(_small, _smallShadow[gen], image.Small, gen, FilterShared.SmallKeys);
+            WriteArray(_early4, _early4Shadow[gen], image.Early4, gen, FilterShared.Early4Keys);
             WriteRules(gen, image);
-            _gens.Update(gen, Header(image, CacheVerdicts ? NextEpoch() : 0));
+            _gens.Update(gen, Header(image, CacheVerdicts ? NextEpoch() : 0, EarlyDrops));
         }
         catch
         {
@@ -216,7 +231,7 @@ public sealed unsafe class FilterTables
             addrKeys.AddRange(akeys.Take(n).Where(k => k.gen == gen));
         DeleteAll(_addrs, addrKeys.ToArray());
 
-        foreach (var table in _portShadow[gen].Concat(_smallShadow[gen]))
+        foreach (var table in _portShadow[gen].Concat(_smallShadow[gen]).Concat(_early4Shadow[gen]))
             Array.Fill(table, uint.MaxValue); // no real id: every key is written again
         _vectors[gen] = [];
         _addrKeys[gen] = new Dictionary<ps_filter_addr_key, uint>();
@@ -248,7 +263,7 @@ public sealed unsafe class FilterTables
     // which a flow record starts with) makes every cached verdict stale at the flip.
     private uint NextEpoch() => _epoch = _epoch == uint.MaxValue ? 1 : _epoch + 1;
 
-    private static ps_filter_gen Header(FilterImage image, uint epoch)
+    private static ps_filter_gen Header(FilterImage image, uint epoch, bool early)
     {
         var h = new ps_filter_gen
         {
@@ -259,6 +274,7 @@ public sealed unsafe class FilterTables
             fields = image.Fields,
             no_inner_vec = image.NoInnerVector,
             no_l4_vec = image.NoL4Vector,
+            early = early ? image.Early : 0,
         };
         for (var i = 0; i < image.AnyVector.Length; i++)
             h.any_vec[i] = image.AnyVector[i];

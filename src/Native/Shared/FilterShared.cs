@@ -18,6 +18,7 @@ public static class FilterShared
     public const string SyncMap = "ps_filter_sync";
     public const string OnesMap = "ps_filter_ones";
     public const string SyncInnerMap = "ps_filter_sync_inner";
+    public const string Early4Map = "ps_filter_early4";
 
     public const int MaxRules = 10_240;
     public const int HitSlots = 2 * MaxRules;
@@ -30,6 +31,13 @@ public static class FilterShared
     public const int MaxLens = 128;
     /// <summary>A vector id with this bit is the one-rule vector of the rule in its low bits (stored nowhere).</summary>
     public const uint Single = 0x8000_0000;
+    /// <summary>A vector id with this bit names the rule in its low bits (<see cref="RuleMask"/>) as the winner: the classifier stops there.</summary>
+    public const uint Winner = 0x4000_0000;
+    public const uint RuleMask = 0x3FFF;
+    /// <summary>ps_filter_early4: one entry per IPv4 /16 and address field (src, dst) per generation.</summary>
+    public const int Early4Keys = 65_536;
+    /// <summary>In ps_filter_early4: longer prefixes than /16 exist inside this /16 (looked up in the hash first).</summary>
+    public const uint Deeper = 0x2000_0000;
     public const int AddrFields = 4;
     public const int PortFields = 5;
     public const int SmallFields = 3;
@@ -80,6 +88,7 @@ public unsafe struct ps_filter_gen
     public uint no_inner_vec;
     public uint no_l4_vec;
     public uint epoch; // new on every apply, never 0: flows cache their verdict for one epoch
+    public uint early; // bits FilterField.Src / Dst: looked up before the flow table (a drop rule an address decides alone)
     public fixed uint any_vec[2 * FilterShared.AddrFields];
     public fixed byte nlens[2 * FilterShared.AddrFields];
     public fixed byte lens[2 * FilterShared.AddrFields * FilterShared.MaxLens];

@@ -47,7 +47,7 @@ int main(void)
 
 	S(ps_filter_gen);
 	F(ps_filter_gen, version); F(ps_filter_gen, rules); F(ps_filter_gen, words); F(ps_filter_gen, fields);
-	F(ps_filter_gen, no_inner_vec); F(ps_filter_gen, no_l4_vec); F(ps_filter_gen, epoch); F(ps_filter_gen, any_vec); F(ps_filter_gen, nlens); F(ps_filter_gen, lens);
+	F(ps_filter_gen, no_inner_vec); F(ps_filter_gen, no_l4_vec); F(ps_filter_gen, epoch); F(ps_filter_gen, early); F(ps_filter_gen, any_vec); F(ps_filter_gen, nlens); F(ps_filter_gen, lens);
 
 	S(ps_filter_addr_key);
 	F(ps_filter_addr_key, gen); F(ps_filter_addr_key, family); F(ps_filter_addr_key, field); F(ps_filter_addr_key, len);
@@ -75,6 +75,10 @@ int main(void)
 	printf("enum PS_FILTER_VECS_PER_GEN %d 0\n", PS_FILTER_VECS_PER_GEN);
 	printf("enum PS_FILTER_MAX_LENS %d 0\n", PS_FILTER_MAX_LENS);
 	printf("enum PS_FILTER_SINGLE %u 0\n", PS_FILTER_SINGLE);
+	printf("enum PS_FILTER_WINNER %u 0\n", PS_FILTER_WINNER);
+	printf("enum PS_FILTER_RULE_MASK %u 0\n", PS_FILTER_RULE_MASK);
+	printf("enum PS_FILTER_DEEPER %u 0\n", PS_FILTER_DEEPER);
+	printf("enum PS_FILTER_EARLY4_KEYS %u 0\n", PS_FILTER_EARLY4_KEYS);
 	printf("enum PS_STAT_FLOW_MAP_FULL %d 0\n", PS_STAT_FLOW_MAP_FULL);
 	printf("enum PS_STAT_PASS %d 0\n", PS_STAT_PASS);
 	printf("enum PS_STAT_ICMP_NEW %d 0\n", PS_STAT_ICMP_NEW);
