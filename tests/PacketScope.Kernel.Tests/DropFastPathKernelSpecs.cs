@@ -107,6 +107,37 @@ public sealed class DropFastPathKernelSpecs : IDisposable
     }
 
     [Fact]
+    public void Should_count_an_early_drop_in_the_stats_the_full_path_counts_and_leave_bad_headers_to_the_full_path()
+    {
+        Apply(Blocklist(100));
+        StatId[] stats = [StatId.Total, StatId.Ipv4, StatId.Udp, StatId.Tcp, StatId.Vlan, StatId.Malformed, StatId.Drop, StatId.Pass];
+        var before = stats.ToDictionary(s => s, Stat);
+        var hits = Hits(101).Packets;
+
+        // Untagged UDP and TCP take the XDP entry's IPv4 fast path; a tagged frame the full parser's early drop.
+        Assert.Equal(XdpDrop, Run(From(Attacker), repeat: 3));
+        Assert.Equal(XdpDrop, Run(Frames.Tcp4(Attacker, 1000, Host, 80, 1, 0, 0x02, 1000, 0), repeat: 2));
+        Assert.Equal(XdpDrop, Run(Frames.Udp4(Attacker, 1000, Host, 9, 4, (0x8100, 7))));
+        // An IP length too short for the UDP header: the fast path leaves it, the full path drops it as malformed, no rule hit.
+        var shortUdp = From(Attacker);
+        shortUdp[16] = 0;
+        shortUdp[17] = 20 + 4;
+        Assert.Equal(XdpDrop, Run(shortUdp));
+
+        var counted = stats.ToDictionary(s => s, s => Stat(s) - before[s]);
+        Assert.Equal(7ul, counted[StatId.Total]);
+        Assert.Equal(7ul, counted[StatId.Ipv4]);
+        Assert.Equal(5ul, counted[StatId.Udp]);
+        Assert.Equal(2ul, counted[StatId.Tcp]);
+        Assert.Equal(1ul, counted[StatId.Vlan]);
+        Assert.Equal(1ul, counted[StatId.Malformed]);
+        Assert.Equal(7ul, counted[StatId.Drop]);
+        Assert.Equal(0ul, counted[StatId.Pass]);
+        Assert.Equal(hits + 6, Hits(101).Packets);
+        Assert.Empty(Maps.Flows(_tracker));
+    }
+
+    [Fact]
     public void Should_count_every_frame_of_a_flood_sent_through_the_interface()
     {
         using var sender = BpfObject.Open(Path.Combine(AppContext.BaseDirectory, "bpf", "bench_tx.bpf.o"));
