@@ -136,7 +136,7 @@ while (cluster.SelfMember.Status != Akka.Cluster.MemberStatus.Up)
         return 0;
     }
     var seeds = string.Join(", ", options.Seeds.Select(s => $"{s.Host}:{s.Port}"));
-    if (DateTime.UtcNow > joinDeadline && guard.Stale && guard.LastKnown is { } known)
+    if (DateTime.UtcNow > joinDeadline && guard.LastKnown is { } known)
     {
         log.LogWarning("could not join the cluster through {Seeds} within {Timeout:0} s: enforcing the last known rule set (version {Version}, stale) "
             + "and still trying to join", seeds, options.JoinTimeout.TotalSeconds, known.Version);

@@ -12,7 +12,7 @@ namespace PacketScope.Kernel.Tests;
 
 public sealed class DatapathPinSpecs : IDisposable
 {
-    private const string Token = "pin-test-token-0123456789abcdef";
+    private const string Token = ClusterNodes.Token; // ClusterNodes.Send carries it
     private readonly VethNamespace _ns = VethNamespace.Create();
     private readonly string _data = Path.Combine(Path.GetTempPath(), $"ps-state-{Guid.NewGuid():N}");
 
@@ -35,12 +35,9 @@ public sealed class DatapathPinSpecs : IDisposable
 
     private static async Task<JsonElement> AddRule(NodeProcess node, string json)
     {
-        using var request = new HttpRequestMessage(HttpMethod.Post, "/api/filters") { Content = new StringContent(json, System.Text.Encoding.UTF8, "application/json") };
-        request.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", Token);
-        using var response = await node.Http.SendAsync(request);
-        var body = await response.Content.ReadAsStringAsync();
-        Assert.True(response.StatusCode == HttpStatusCode.Created, body);
-        return JsonDocument.Parse(body).RootElement.Clone();
+        var (status, body, _) = await ClusterNodes.Send(node, HttpMethod.Post, "/api/filters", json);
+        Assert.True(status == HttpStatusCode.Created, body.ToString());
+        return body;
     }
 
     private static ulong Hits(NodeProcess node, int id) =>

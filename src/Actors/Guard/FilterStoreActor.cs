@@ -93,16 +93,12 @@ public sealed class FilterStoreActor : ReceivePersistentActor, IWithTimers
         // A read never sees a change that is not durable yet: it waits for the batch being staged.
         Command<GetFilters>(_ =>
         {
-            if (_staged.Count > 0)
-                Stash.Stash();
-            else
+            if (!WaitsForBatch())
                 Sender.Tell(Snapshot());
         });
         Command<GetFiltersSince>(q =>
         {
-            if (_staged.Count > 0)
-                Stash.Stash();
-            else
+            if (!WaitsForBatch())
                 Sender.Tell(_version > q.Version ? Snapshot() : new FiltersUpToDate(_version));
         });
         Command<Flush>(_ => FlushStaged());
@@ -273,6 +269,15 @@ public sealed class FilterStoreActor : ReceivePersistentActor, IWithTimers
             return;
         _flushQueued = true;
         Self.Tell(Flush.Instance); // behind what is queued now: all of it goes into this batch
+    }
+
+    // A read while a batch is staged is stashed until the batch is durable (FlushStaged unstashes it).
+    private bool WaitsForBatch()
+    {
+        if (_staged.Count == 0)
+            return false;
+        Stash.Stash();
+        return true;
     }
 
     // A refusal or a no-op answers from the state, which may hold staged changes (a duplicate of a rule just added):

@@ -97,16 +97,6 @@ public sealed class GuardActor : ReceiveActor, IWithTimers
     public static Props Props(IActorRef store, GuardState state, IActorRef? mediator = null, LastKnownRules? lastKnown = null) =>
         Akka.Actor.Props.Create(() => new GuardActor(store, state, mediator, lastKnown));
 
-    /// <summary>The kernel image of a stored rule set (enabled, unexpired rules); throws when it cannot fit.</summary>
-    public static FilterImage Build(FilterRuleSetChanged change)
-    {
-        var set = RuleSetCompiler.Compile(change.Rules, DateTimeOffset.UtcNow);
-        var image = KernelRuleSet.Build(set, change.Version);
-        if (FilterTables.CheckFits(image) is { } tooBig)
-            throw new InvalidOperationException(tooBig);
-        return image;
-    }
-
     protected override void PreStart()
     {
         if (_mediator is null)
@@ -175,7 +165,7 @@ public sealed class GuardActor : ReceiveActor, IWithTimers
             return;
         try
         {
-            var image = Build(change);
+            var image = KernelRuleSet.Build(change);
             // On disk before any kernel has it: a node killed at any moment restarts with a set at least as new as
             // the one its pinned tables enforce, never an older one.
             Keep(change);

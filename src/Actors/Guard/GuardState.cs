@@ -15,10 +15,7 @@ public sealed class GuardState
     /// <summary>The latest compiled rule set; null until the store has answered once.</summary>
     public FilterImage? Current => _current;
 
-    internal void SetCurrent(FilterImage image)
-    {
-        _current = image;
-    }
+    internal void SetCurrent(FilterImage image) => _current = image;
 
     private volatile FilterRuleSetChanged? _lastKnown;
     private volatile bool _stale;
@@ -32,7 +29,7 @@ public sealed class GuardState
     /// <summary>At start, before any interface attaches: the rules this node last had, compiled, enforced until the store answers.</summary>
     public void Restore(FilterRuleSetChanged set)
     {
-        _current = GuardActor.Build(set);
+        _current = KernelRuleSet.Build(set);
         _lastKnown = set;
         _stale = true;
     }

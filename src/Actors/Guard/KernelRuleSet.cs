@@ -10,6 +10,15 @@ namespace PacketScope.Actors.Guard;
 
 public static class KernelRuleSet
 {
+    /// <summary>The kernel image of a stored rule set (its enabled, unexpired rules); throws when it cannot fit the tables.</summary>
+    public static FilterImage Build(FilterRuleSetChanged change)
+    {
+        var image = Build(RuleSetCompiler.Compile(change.Rules, DateTimeOffset.UtcNow), change.Version);
+        if (FilterTables.CheckFits(image) is { } tooBig)
+            throw new InvalidOperationException(tooBig);
+        return image;
+    }
+
     public static FilterImage Build(CompiledRuleSet set, long version)
     {
         var n = set.Rules.Count;

@@ -12,6 +12,9 @@ public sealed class LastKnownRules(string path, Serialization serialization)
 
     public string Path { get; } = path;
 
+    private SerializerWithStringManifest Serializer =>
+        (SerializerWithStringManifest)serialization.FindSerializerForType(typeof(FilterRuleSetChanged));
+
     /// <summary>The set last saved, or null when there is none; a file that cannot be read is reported in problem.</summary>
     public FilterRuleSetChanged? Load(out string? problem)
     {
@@ -26,8 +29,7 @@ public sealed class LastKnownRules(string path, Serialization serialization)
             var manifestLength = bytes[s_magic.Length];
             var manifest = System.Text.Encoding.ASCII.GetString(bytes, s_magic.Length + 1, manifestLength);
             var payload = bytes[(s_magic.Length + 1 + manifestLength)..];
-            var serializer = (SerializerWithStringManifest)serialization.FindSerializerForType(typeof(FilterRuleSetChanged));
-            return serializer.FromBinary(payload, manifest) as FilterRuleSetChanged
+            return Serializer.FromBinary(payload, manifest) as FilterRuleSetChanged
                 ?? throw new InvalidDataException($"holds a {manifest}, not a rule set");
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidDataException or System.Runtime.Serialization.SerializationException
@@ -41,7 +43,7 @@ public sealed class LastKnownRules(string path, Serialization serialization)
     /// <summary>Writes the set atomically (a whole new file renamed over the old, synced): a crash or a full disk leaves the old one.</summary>
     public void Save(FilterRuleSetChanged set)
     {
-        var serializer = (SerializerWithStringManifest)serialization.FindSerializerForType(typeof(FilterRuleSetChanged));
+        var serializer = Serializer;
         var manifest = System.Text.Encoding.ASCII.GetBytes(serializer.Manifest(set));
         var payload = serializer.ToBinary(set);
         var temp = Path + ".tmp";

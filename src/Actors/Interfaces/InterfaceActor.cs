@@ -168,15 +168,17 @@ public sealed class InterfaceActor : ReceiveActor, IWithTimers
         // tracker about to reload, a node downed by the cluster) leaves the pinned datapath enforcing and counting.
         var release = _settings.Pins is null || _settings.Pins.ShouldRelease(_adopted) || _lost;
         if (release)
+        {
             _program.Release();
-        else
-            _program.Dispose();
-        _program = null;
-        if (release)
             _log.Info("{0}: detached", _interface);
+        }
         else
+        {
+            _program.Dispose();
             _log.Warning("{0}: left pinned: XDP keeps enforcing rule set version {1} and counting until a node takes it over "
                 + "(`packetscope --detach {0}` removes it)", _interface, version);
+        }
+        _program = null;
         _bus.Publish(_failure is null
             ? new InterfaceStateChanged(_interface, _ifindex, "detached", null, null, DateTimeOffset.UtcNow)
             : new InterfaceStateChanged(_interface, _ifindex, "failed", null, _failure, DateTimeOffset.UtcNow));

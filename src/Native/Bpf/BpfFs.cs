@@ -44,23 +44,21 @@ public static class BpfFs
     }
 
     /// <summary>Removes a pin directory and everything in it: links whose last reference that was detach.</summary>
-    public static bool Remove(string dir)
+    public static void Remove(string dir)
     {
-        if (!Directory.Exists(dir))
-            return false;
-        Directory.Delete(dir, recursive: true);
-        return true;
+        if (Directory.Exists(dir))
+            Directory.Delete(dir, recursive: true);
     }
 
-    /// <summary>What a link fd is: its type, program and, for XDP and tcx links, interface (0 once the device is gone).</summary>
-    internal static unsafe (uint Type, uint ProgramId, int IfIndex) LinkInfo(int fd, string operation)
+    /// <summary>What a link fd is: its type and, for XDP and tcx links, its interface (0 once the device is gone).</summary>
+    internal static unsafe (uint Type, int IfIndex) LinkInfo(int fd, string operation)
     {
         // struct bpf_link_info: type, id, prog_id, then a union aligned to 8 whose xdp and tcx members start with ifindex.
         var info = stackalloc byte[64];
         new Span<byte>(info, 64).Clear();
         uint len = 64;
         BpfException.ThrowIfNegative(Interop.Libbpf.bpf_obj_get_info_by_fd(fd, info, &len), operation);
-        return (*(uint*)info, *(uint*)(info + 8), *(int*)(info + 16));
+        return (*(uint*)info, *(int*)(info + 16));
     }
 
     internal const uint LinkTypeXdp = 6;

@@ -66,8 +66,6 @@ public sealed class ConntrackProgram : IDisposable
     /// <summary>The Guarder's rule tables (valid once loaded).</summary>
     public FilterTables Filters { get; private set; } = null!;
     public IReadOnlyList<BpfLink> Links => _links;
-    /// <summary>True when the maps were a previous node's, pinned: flows, counters and the rules it enforced go on.</summary>
-    public bool MapsAdopted => _mapsAdopted;
     /// <summary>The XDP program, for BPF_PROG_RUN in tests and benchmarks.</summary>
     public BpfProgram IngressProgram => _object.Program(Conntrack.IngressProgram);
 
@@ -159,22 +157,6 @@ public sealed class ConntrackProgram : IDisposable
     {
         var ingress = _object.Program(Conntrack.IngressProgram);
         var egress = _object.Program(Conntrack.EgressProgram);
-        if (_pinDirectory is null)
-        {
-            var xdpLink = ingress.AttachXdp(ifname, ifindex, mode, out var got, out var why);
-            try
-            {
-                _links.Add(egress.AttachTcx(ifname, ifindex, BpfAttachKind.TcxEgress));
-            }
-            catch
-            {
-                xdpLink.Dispose();
-                throw;
-            }
-            _links.Insert(0, xdpLink);
-            return new AttachOutcome(got, why, PinOutcome.Unpinned, null);
-        }
-
         var made = new List<BpfLink>();
         var adopted = new List<BpfLink>();
         var notes = new List<string>();
@@ -183,11 +165,11 @@ public sealed class ConntrackProgram : IDisposable
             XdpMode attached;
             string? fallback = null;
             var xdp = OpenPinnedLink(XdpPin, BpfFs.LinkTypeXdp, ifindex, notes);
-            if (xdp is not null && mode != XdpMode.Auto && BpfProgram.AttachedXdpMode(ifindex) != mode)
+            if (xdp is not null && mode != XdpMode.Auto && BpfProgram.AttachedXdpMode(ifindex) is var running && running != mode)
             {
                 // The earlier node ran in another mode: modes cannot be switched in place (native and generic exclude
                 // each other), so this is the one case that detaches, for the moment between two attaches.
-                notes.Add($"the pinned XDP link ran in {BpfProgram.AttachedXdpMode(ifindex)?.ToString().ToLowerInvariant() ?? "no"} mode, "
+                notes.Add($"the pinned XDP link ran in {running?.ToString().ToLowerInvariant() ?? "no"} mode, "
                     + $"re-attached in {mode.ToString().ToLowerInvariant()} mode");
                 xdp.Release();
                 xdp = null;
@@ -202,7 +184,7 @@ public sealed class ConntrackProgram : IDisposable
             {
                 xdp = ingress.AttachXdp(ifname, ifindex, mode, out attached, out fallback);
                 made.Add(xdp);
-                xdp.Pin(Path.Combine(_pinDirectory, XdpPin));
+                PinLink(xdp, XdpPin);
             }
 
             var tcx = OpenPinnedLink(TcxPin, BpfFs.LinkTypeTcx, ifindex, notes);
@@ -215,10 +197,12 @@ public sealed class ConntrackProgram : IDisposable
             {
                 tcx = egress.AttachTcx(ifname, ifindex, BpfAttachKind.TcxEgress);
                 made.Add(tcx);
-                tcx.Pin(Path.Combine(_pinDirectory, TcxPin));
+                PinLink(tcx, TcxPin);
             }
             _links.Add(xdp);
             _links.Add(tcx);
+            if (_pinDirectory is null)
+                return new AttachOutcome(attached, fallback, PinOutcome.Unpinned, null);
 
             // Maps of another layout that the replaced programs used: nothing references them any more.
             var staleMaps = Directory.GetDirectories(_pinDirectory, "maps-*").Where(d => d != _mapsDirectory).ToList();
@@ -250,14 +234,23 @@ public sealed class ConntrackProgram : IDisposable
         }
     }
 
-    // A pinned link still holding this interface, or null; a stale one (its device gone or recreated) is removed.
+    private void PinLink(BpfLink link, string name)
+    {
+        if (_pinDirectory is not null)
+            link.Pin(Path.Combine(_pinDirectory, name));
+    }
+
+    // A pinned link still holding this interface, or null (none, or not pinning); a stale one (its device gone or
+    // recreated) is removed.
     private BpfLink? OpenPinnedLink(string name, uint type, int ifindex, List<string> notes)
     {
-        var path = Path.Combine(_pinDirectory!, name);
+        if (_pinDirectory is null)
+            return null;
+        var path = Path.Combine(_pinDirectory, name);
         var fd = BpfFs.Open(path);
         if (fd is null)
             return null;
-        var (linkType, _, linkIfindex) = BpfFs.LinkInfo(fd.Fd, $"read pinned link {path}");
+        var (linkType, linkIfindex) = BpfFs.LinkInfo(fd.Fd, $"read pinned link {path}");
         if (linkType == type && linkIfindex == ifindex)
             return new BpfLink(fd, $"pinned link {path}", path);
         fd.Dispose();

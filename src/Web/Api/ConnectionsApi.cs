@@ -116,10 +116,10 @@ public static class ConnectionsApi
     public static IEndpointRouteBuilder MapHealthApi(this IEndpointRouteBuilder app)
     {
         var api = ApiGroup(app);
-        api.MapGet("/health", async (IRequiredActor<NodeViewActor> view, GuardState guard, NodeOptions options, HttpContext http) =>
+        api.MapGet("/health", async (IRequiredActor<NodeViewActor> view, GuardState guard, NodeOptions options, NodeReadiness readiness) =>
         {
             // Ready as the data endpoints are (ReadinessGate): the node's start-up has seen everything attached, with rules.
-            var started = http.RequestServices.GetService(typeof(NodeReadiness)) is not NodeReadiness r || r.IsReady;
+            var started = readiness.IsReady;
             var actor = await view.GetAsync();
             var status = await actor.Ask<NodeStatus>(GetNodeStatus.Instance, s_askTimeout);
             // Ready: every interface attached, with the stored filter rules in its kernel tables.

@@ -5,6 +5,7 @@ using Akka.Actor;
 using Akka.Hosting;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
 using PacketScope.Actors.Views;
 using PacketScope.Messages;
 using PacketScope.Web.Hosting;
@@ -17,8 +18,7 @@ public static class ReadinessGate
 
     public static IApplicationBuilder UseReadinessGate(this IApplicationBuilder app) => app.Use(async (http, next) =>
     {
-        var readiness = http.RequestServices.GetService(typeof(NodeReadiness)) as NodeReadiness;
-        if (readiness is null || readiness.IsReady || !s_gated.Any(p => http.Request.Path.StartsWithSegments(p, StringComparison.OrdinalIgnoreCase)))
+        if (http.RequestServices.GetRequiredService<NodeReadiness>().IsReady || !s_gated.Any(p => http.Request.Path.StartsWithSegments(p, StringComparison.OrdinalIgnoreCase)))
         {
             await next(http);
             return;
@@ -26,7 +26,7 @@ public static class ReadinessGate
         NodeStatus? status = null;
         try
         {
-            var view = await ((IRequiredActor<NodeViewActor>)http.RequestServices.GetService(typeof(IRequiredActor<NodeViewActor>))!).GetAsync();
+            var view = await http.RequestServices.GetRequiredService<IRequiredActor<NodeViewActor>>().GetAsync();
             status = await view.Ask<NodeStatus>(GetNodeStatus.Instance, TimeSpan.FromSeconds(2));
         }
         catch (Exception e) when (e is AskTimeoutException or TaskCanceledException or InvalidOperationException)
