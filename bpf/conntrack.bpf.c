@@ -442,28 +442,8 @@ __noinline int ps_filter_packet(const struct ps_pkt *p, const struct ps_icmp_key
 	return ps_filter_classify(fp, frame_len, match);
 }
 
-/* The vector id of one address field (PS_FF_SRC or PS_FF_DST) for the early path. IPv4 starts with
- * the /16 array, an indexed load, and hashes only where longer prefixes exist inside that /16. */
-static __always_inline __u32 ps_filter_early_vec(const struct ps_filter_gen *g, const __u32 *addr, __u32 gen,
-						 __u32 family, __u32 field)
-{
-	const __u8 *lens = field == PS_FF_SRC ? g->lens[family][PS_FF_SRC] : g->lens[family][PS_FF_DST];
-	__u32 n = field == PS_FF_SRC ? g->nlens[family][PS_FF_SRC] : g->nlens[family][PS_FF_DST];
-	__u32 any = field == PS_FF_SRC ? g->any_vec[family][PS_FF_SRC] : g->any_vec[family][PS_FF_DST];
-	__u32 key, *first;
-
-	if (family)
-		return ps_filter_prefix_vec(addr, lens, n, any, gen, family, field, 0);
-	key = ((gen & 1) * 2 + (field == PS_FF_DST)) * PS_FILTER_EARLY4_KEYS + (bpf_ntohl(addr[0]) >> 16);
-	first = bpf_map_lookup_elem(&ps_filter_early4, &key);
-	if (!first)
-		return 0;
-	if (!(*first & PS_FILTER_DEEPER))
-		return *first;
-	return ps_filter_prefix_vec(addr, lens, n, *first & ~PS_FILTER_DEEPER, gen, family, field, 16);
-}
-
-/* ps_filter_early_vec for an IPv4 address in network order. */
+/* The vector id of an IPv4 address field (network order) for the early path: the /16 array, an
+ * indexed load, and a hash only where longer prefixes exist inside that /16. */
 static __always_inline __u32 ps_filter_early4_vec(const struct ps_filter_gen *g, __be32 addr, __u32 gen,
 						  __u32 field)
 {
@@ -475,11 +455,21 @@ static __always_inline __u32 ps_filter_early4_vec(const struct ps_filter_gen *g,
 		return 0;
 	if (!(*first & PS_FILTER_DEEPER))
 		return *first;
-	if (field == PS_FF_SRC)
-		return ps_filter_prefix_vec(a, g->lens[0][PS_FF_SRC], g->nlens[0][PS_FF_SRC],
-					    *first & ~PS_FILTER_DEEPER, gen, 0, PS_FF_SRC, 16);
-	return ps_filter_prefix_vec(a, g->lens[0][PS_FF_DST], g->nlens[0][PS_FF_DST],
-				    *first & ~PS_FILTER_DEEPER, gen, 0, PS_FF_DST, 16);
+	return ps_filter_prefix_vec(a, field == PS_FF_SRC ? g->lens[0][PS_FF_SRC] : g->lens[0][PS_FF_DST],
+				    field == PS_FF_SRC ? g->nlens[0][PS_FF_SRC] : g->nlens[0][PS_FF_DST],
+				    *first & ~PS_FILTER_DEEPER, gen, 0, field, 16);
+}
+
+/* The vector id of one address field (PS_FF_SRC or PS_FF_DST) for the early path: IPv4 through its
+ * /16 first stage, IPv6 through the prefix hashes. */
+static __always_inline __u32 ps_filter_early_vec(const struct ps_filter_gen *g, const __u32 *addr, __u32 gen,
+						 __u32 family, __u32 field)
+{
+	if (!family)
+		return ps_filter_early4_vec(g, addr[0], gen, field);
+	return ps_filter_prefix_vec(addr, field == PS_FF_SRC ? g->lens[1][PS_FF_SRC] : g->lens[1][PS_FF_DST],
+				    field == PS_FF_SRC ? g->nlens[1][PS_FF_SRC] : g->nlens[1][PS_FF_DST],
+				    field == PS_FF_SRC ? g->any_vec[1][PS_FF_SRC] : g->any_vec[1][PS_FF_DST], gen, 1, field, 0);
 }
 
 /* The early verdict of a looked-up vector id: a WINNER whose rule drops, its hit counted, else
