@@ -1,17 +1,11 @@
 // The dashboard shell: hash routes, the scope picker (whole cluster or one node), the live badge, the theme.
 import "./style.css";
-import { on, onState, start, subscribe } from "./live";
+import { on, onState, start } from "./live";
+import { follow, setScopeSource, type Page } from "./page";
 import { overview } from "./pages/overview";
 import { connections } from "./pages/connections";
 import { icmp } from "./pages/icmp";
 import { guarder } from "./pages/guarder";
-
-export interface Page {
-  /** Renders into root; returns what to undo when the page is left. */
-  mount(root: HTMLElement, scope: string | null): () => void;
-  /** The connection query this page wants pushed (the Connections page's filters). */
-  query?(): Record<string, string>;
-}
 
 const pages: Record<string, Page> = { overview, connections, icmp, guarder };
 const root = document.getElementById("page")!;
@@ -23,9 +17,7 @@ function scope(): string | null {
   return scopeSelect.value || null;
 }
 
-export async function follow(query: Record<string, string>): Promise<void> {
-  await subscribe(scope(), query);
-}
+setScopeSource(scope);
 
 function route() {
   const name = location.hash.replace(/^#\//, "") || "overview";

@@ -1,7 +1,6 @@
 // Connections: a live table of the scope's flows, filtered, sorted and paged on the server (the /api/connections
 // query with offset and limit): the browser holds one page, however many flows match; a row opens its counters.
-import type { Page } from "../main";
-import { follow } from "../main";
+import { follow, type Page } from "../page";
 import { on } from "../live";
 import { bytes, esc, num } from "../api";
 

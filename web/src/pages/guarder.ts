@@ -1,6 +1,6 @@
 // Guarder: the rule list with its live hit counters, an add form that shows the server's validation error by the
 // field, enable/disable toggles, deletion, and the built-in presets. Changes go through the live hub with the token.
-import type { Page } from "../main";
+import type { Page } from "../page";
 import { invoke, on, reconnect } from "../live";
 import { esc, getJson, num, setToken, token } from "../api";
 

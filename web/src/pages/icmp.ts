@@ -1,5 +1,5 @@
 // ICMP: the scope's ICMP and ICMPv6 traffic by type and code, errors with the packet they quote.
-import type { Page } from "../main";
+import type { Page } from "../page";
 import { on } from "../live";
 import { bytes, esc, num } from "../api";
 

@@ -1,5 +1,5 @@
 // Overview: the cluster's nodes and their health, packets/s and bytes/s per protocol, drops, top talkers, over time.
-import type { Page } from "../main";
+import type { Page } from "../page";
 import { on } from "../live";
 import { bytes, esc, num } from "../api";
 
